@@ -1,0 +1,28 @@
+# The two commands a newcomer needs: `make demo` (the whole job on the embedded
+# database) and `make test` (sqlfluff, dbt build and the test suite). Both create the
+# virtual environment and install everything on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test install clean-db
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/sniper demo
+
+# sqlfluff lint and dbt build run inside the suite, against its own embedded cluster.
+test: $(STAMP)
+	$(BIN)/pytest
+
+clean-db: $(STAMP)
+	$(BIN)/sniper db stop
+	rm -rf .sniper

@@ -1,0 +1,5 @@
+"""One module per CLI noun; each exposes ``register(subparsers)``."""
+
+from sniper.commands import db, dbt, synth
+
+COMMAND_MODULES = [db, synth, dbt]

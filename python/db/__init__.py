@@ -1,0 +1,1 @@
+"""Database access: the embedded cluster, connections, and the raw-schema migrations."""

@@ -1,0 +1,72 @@
+"""Typed parameters of the synthetic market, validated at the edge."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+Regime = Literal["bull", "bear", "sideways"]
+
+
+class RegimeParams(BaseModel):
+    """Drift per calendar month (log return) and volatility per day (stdev of daily log returns)."""
+
+    drift_per_month: float
+    vol_per_day: float = Field(gt=0)
+
+
+DEFAULT_REGIMES: dict[str, RegimeParams] = {
+    "bull": RegimeParams(drift_per_month=0.20, vol_per_day=0.025),
+    "bear": RegimeParams(drift_per_month=-0.20, vol_per_day=0.030),
+    "sideways": RegimeParams(drift_per_month=0.0, vol_per_day=0.015),
+}
+# Two of each within six months: enough for the roadmap's coverage rule (2 bull, 2 bear, 1 sideways).
+DEFAULT_SCHEDULE: list[Regime] = ["bull", "bear", "sideways", "bull", "bear", "sideways"]
+START_PRICES = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0}
+FALLBACK_START_PRICE = 100.0
+
+
+class SynthConfig(BaseModel):
+    symbols: list[str] = Field(min_length=1)
+    start: date
+    months: int = Field(ge=1, le=120)
+    seed: int = 7
+    trades_per_day: int = Field(default=5_000, ge=100, le=5_000_000)
+    signal_strength: float = Field(default=0.5, ge=0.0, le=1.0)
+    schedule: list[Regime] = Field(default_factory=lambda: list(DEFAULT_SCHEDULE))
+    regimes: dict[str, RegimeParams] = Field(default_factory=lambda: dict(DEFAULT_REGIMES))
+    # Minutes by which the informed taker flow leads the price it knows about.
+    signal_lead_minutes: int = Field(default=15, ge=1, le=240)
+    # Share of taker orders that are whales (large, multi-level sweeps, better informed).
+    whale_share: float = Field(default=0.02, ge=0.0, le=0.5)
+    icebergs_per_day: float = Field(default=2.0, ge=0.0, le=100.0)
+    # Extra L1 updates per taker order, on top of the one quote every order sees.
+    extra_quotes_per_order: float = Field(default=0.5, ge=0.0, le=10.0)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_not_empty(cls, value: list[Regime]) -> list[Regime]:
+        if not value:
+            raise ValueError("the regime schedule needs at least one month")
+        return value
+
+    def regime_of_month(self, month_index: int) -> Regime:
+        """The regime of the month_index-th calendar month from the start (schedule cycles)."""
+        return self.schedule[month_index % len(self.schedule)]
+
+    def fingerprint(self) -> str:
+        """Identifies the generated market: same fingerprint, same rows."""
+        fields = self.model_dump(mode="json", exclude={"symbols", "months"})
+        return hashlib.sha256(repr(sorted(fields.items())).encode()).hexdigest()[:16]
+
+
+def start_price(symbol: str) -> float:
+    return START_PRICES.get(symbol, FALLBACK_START_PRICE)
+
+
+def tick_size(price: float) -> float:
+    """Binance's price increment for USDT pairs: 0.01 above 10 USDT, 0.0001 below."""
+    return 0.01 if price >= 10 else 0.0001

@@ -1,0 +1,108 @@
+"""Shared fixtures: one embedded PostgreSQL for the session, a fresh database per use.
+
+Code under test finds its database the way users' code does, through
+SNIPER_DATABASE_URL, so every test exercises the same resolution as the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from sniper.db.connection import DatabaseTarget, resolve_target
+from sniper.db.embedded import EmbeddedCluster
+from sniper.db.migrate import migrate
+from sniper.settings import get_settings
+
+REPO = Path(__file__).resolve().parents[1]
+REALDATA = REPO.parent / "shared" / "realdata"
+SNIPER = Path(sys.executable).with_name("sniper")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[EmbeddedCluster]:
+    root = Path(tempfile.mkdtemp(prefix="sniper-test-", dir="/tmp"))
+    cluster = EmbeddedCluster(root / "pgdata")
+    cluster.start()
+    yield cluster
+    cluster.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass
+class TestDatabase:
+    name: str
+    url: str
+    cluster: EmbeddedCluster
+
+    @property
+    def target(self) -> DatabaseTarget:
+        return resolve_target()
+
+    def connect(self, **kwargs) -> psycopg.Connection:
+        return psycopg.connect(self.url, **kwargs)
+
+    def scalar(self, query: str, params=None):
+        with self.connect() as conn:
+            return conn.execute(query, params).fetchone()[0]
+
+    def rows(self, query: str, params=None) -> list[tuple]:
+        with self.connect() as conn:
+            return conn.execute(query, params).fetchall()
+
+
+def _create_database(cluster: EmbeddedCluster, prefix: str) -> TestDatabase:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(cluster.conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    url = f"postgresql://postgres@/{name}?host={cluster.socket_dir}"
+    with psycopg.connect(url) as conn:
+        migrate(conn)
+    return TestDatabase(name=name, url=url, cluster=cluster)
+
+
+def _drop_database(cluster: EmbeddedCluster, name: str) -> None:
+    with psycopg.connect(cluster.conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def database(pg_cluster, monkeypatch) -> Iterator[TestDatabase]:
+    """A fresh, migrated database for one test, exported as SNIPER_DATABASE_URL."""
+    db = _create_database(pg_cluster, "t")
+    monkeypatch.setenv("SNIPER_DATABASE_URL", db.url)
+    get_settings.cache_clear()
+    yield db
+    get_settings.cache_clear()
+    _drop_database(pg_cluster, db.name)
+
+
+@pytest.fixture(scope="module")
+def module_database(pg_cluster) -> Iterator[TestDatabase]:
+    """A fresh database shared by one test module (for expensive setups such as dbt builds)."""
+    db = _create_database(pg_cluster, "m")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SNIPER_DATABASE_URL", db.url)
+        get_settings.cache_clear()
+        yield db
+    get_settings.cache_clear()
+    _drop_database(pg_cluster, db.name)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the installed `sniper` entry point as a user would, capturing its output."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [str(SNIPER), *args], capture_output=True, text=True, env=full_env, timeout=timeout, check=False
+    )
