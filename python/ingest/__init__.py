@@ -1,0 +1,1 @@
+"""Loaders for real market data: Binance archives, recorded websocket streams, options chains."""

@@ -1,0 +1,1 @@
+"""Training and honest evaluation of the sniper-entry model."""
