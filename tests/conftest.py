@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import psycopg
 import pytest
 from psycopg import sql
@@ -60,6 +61,13 @@ class TestDatabase:
     def rows(self, query: str, params=None) -> list[tuple]:
         with self.connect() as conn:
             return conn.execute(query, params).fetchall()
+
+    def frame(self, query: str, params=None) -> pd.DataFrame:
+        """A query's result as a DataFrame (timestamps stay timezone-aware UTC)."""
+        with self.connect() as conn:
+            cursor = conn.execute(query, params)
+            columns = [column.name for column in cursor.description]
+            return pd.DataFrame(cursor.fetchall(), columns=columns)
 
 
 def _create_database(cluster: EmbeddedCluster, prefix: str) -> TestDatabase:

@@ -22,6 +22,7 @@ def register(nouns: argparse._SubParsersAction) -> None:
     parser.add_argument("--symbols", default="BTCUSDT,ETHUSDT")
     parser.add_argument("--start", default="2024-06-01", help="first day, YYYY-MM-DD")
     parser.add_argument("--months", type=int, default=6, help="calendar months to generate")
+    parser.add_argument("--days", type=int, help="stop after this many days (benchmarks)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--trades-per-day", type=int, default=5_000, help="per symbol")
     parser.add_argument("--signal-strength", type=float, default=0.5, help="0 = no planted edge, 1 = strongest")
@@ -35,6 +36,7 @@ def config_from_args(args: argparse.Namespace) -> SynthConfig:
         "symbols": parse_symbols(args.symbols),
         "start": parse_date(args.start, name="--start"),
         "months": args.months,
+        "days": args.days,
         "seed": args.seed,
         "trades_per_day": args.trades_per_day,
         "signal_strength": args.signal_strength,

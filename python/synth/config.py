@@ -6,7 +6,7 @@ import hashlib
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 Regime = Literal["bull", "bear", "sideways"]
 
@@ -19,9 +19,10 @@ class RegimeParams(BaseModel):
 
 
 DEFAULT_REGIMES: dict[str, RegimeParams] = {
-    "bull": RegimeParams(drift_per_month=0.20, vol_per_day=0.025),
-    "bear": RegimeParams(drift_per_month=-0.20, vol_per_day=0.030),
-    "sideways": RegimeParams(drift_per_month=0.0, vol_per_day=0.015),
+    # Trends of about two monthly standard deviations, as in BTC's clearer months.
+    "bull": RegimeParams(drift_per_month=0.25, vol_per_day=0.020),
+    "bear": RegimeParams(drift_per_month=-0.25, vol_per_day=0.025),
+    "sideways": RegimeParams(drift_per_month=0.0, vol_per_day=0.012),
 }
 # Two of each within six months: enough for the roadmap's coverage rule (2 bull, 2 bear, 1 sideways).
 DEFAULT_SCHEDULE: list[Regime] = ["bull", "bear", "sideways", "bull", "bear", "sideways"]
@@ -32,7 +33,9 @@ FALLBACK_START_PRICE = 100.0
 class SynthConfig(BaseModel):
     symbols: list[str] = Field(min_length=1)
     start: date
-    months: int = Field(ge=1, le=120)
+    months: int = Field(default=6, ge=1, le=120)
+    # When set, the market ends after this many days (inside the months' span): for benchmarks.
+    days: int | None = Field(default=None, ge=1, le=3660)
     seed: int = 7
     trades_per_day: int = Field(default=5_000, ge=100, le=5_000_000)
     signal_strength: float = Field(default=0.5, ge=0.0, le=1.0)
@@ -45,6 +48,16 @@ class SynthConfig(BaseModel):
     icebergs_per_day: float = Field(default=2.0, ge=0.0, le=100.0)
     # Extra L1 updates per taker order, on top of the one quote every order sees.
     extra_quotes_per_order: float = Field(default=0.5, ge=0.0, le=10.0)
+
+    @model_validator(mode="after")
+    def _days_within_months(self) -> SynthConfig:
+        if self.days is not None:
+            from sniper.synth.paths import month_starts
+
+            span = (month_starts(self.start, self.months)[-1] - self.start).days
+            if self.days > span:
+                raise ValueError(f"days={self.days} is longer than the {self.months} month(s) from start ({span} days)")
+        return self
 
     @field_validator("schedule")
     @classmethod
@@ -59,7 +72,7 @@ class SynthConfig(BaseModel):
 
     def fingerprint(self) -> str:
         """Identifies the generated market: same fingerprint, same rows."""
-        fields = self.model_dump(mode="json", exclude={"symbols", "months"})
+        fields = self.model_dump(mode="json", exclude={"symbols", "months", "days"})
         return hashlib.sha256(repr(sorted(fields.items())).encode()).hexdigest()[:16]
 
 

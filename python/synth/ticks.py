@@ -178,9 +178,10 @@ class TickGenerator:
     ) -> pd.DataFrame:
         n_extra = rng.poisson(len(order_us) * self.config.extra_quotes_per_order)
         extra_us = rng.integers(0, US_PER_HOUR * n_hours, n_extra) + first_hour * US_PER_HOUR
-        # An iceberg shows its display before the first clip and again after each refill.
+        # An iceberg shows its display before the first clip, as each clip is taken, and after
+        # each refill.
         iceberg_us = [
-            np.concatenate([[i.start_us - 1_000], i.clip_times_us[:-1] + 500]) for i in icebergs
+            np.concatenate([[i.start_us - 1_000], i.clip_times_us, i.clip_times_us[:-1] + 500]) for i in icebergs
         ]
         t_us = np.sort(np.concatenate([order_us, extra_us, *iceberg_us]).astype(np.int64))
         minute = np.minimum(t_us // US_PER_MINUTE, self.path.n_minutes - 1)

@@ -51,7 +51,8 @@ def source_name(symbol: str, day: date) -> str:
 
 def days_of(config: SynthConfig) -> list[date]:
     bounds = month_starts(config.start, config.months)
-    return [config.start + timedelta(days=i) for i in range((bounds[-1] - config.start).days)]
+    n_days = config.days if config.days is not None else (bounds[-1] - config.start).days
+    return [config.start + timedelta(days=i) for i in range(n_days)]
 
 
 def check_compatible(conn: psycopg.Connection, config: SynthConfig) -> None:

@@ -1,0 +1,97 @@
+"""The raw schema: idempotent migrations, no-op reloads, and one-week reads that touch one week."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+
+from sniper.db.copy import copy_frame, ensure_week_partitions
+from sniper.db.migrate import migrate
+
+MONDAY = datetime(2024, 6, 3, tzinfo=timezone.utc)  # 2024-06-03 is a Monday
+
+
+def _trades(symbol: str, start: datetime, days: int, per_day: int) -> pd.DataFrame:
+    ts = pd.date_range(start, periods=days * per_day, freq=pd.Timedelta(days=1) / per_day)
+    return pd.DataFrame(
+        {
+            "exchange": "binance",
+            "market": "spot",
+            "symbol": symbol,
+            "trade_id": range(1, len(ts) + 1),
+            "ts": ts,
+            "price": 100.0,
+            "qty": 1.5,
+            "quote_qty": 150.0,
+            "is_buyer_maker": False,
+        }
+    )
+
+
+def _scan_nodes(plan: dict) -> list[dict]:
+    nodes = [plan] if "Relation Name" in plan else []
+    for child in plan.get("Plans", []):
+        nodes += _scan_nodes(child)
+    return nodes
+
+
+def test_migrations_are_idempotent(database):
+    with database.connect() as conn:
+        assert migrate(conn) == []
+        versions = [row[0] for row in conn.execute("select version from raw.schema_migrations order by 1")]
+    assert versions[:2] == ["0001_raw_schema", "0002_synth_truth"]
+
+
+def test_reloading_the_same_rows_is_a_no_op(database):
+    frame = _trades("BTCUSDT", MONDAY, days=2, per_day=100)
+    with database.connect() as conn:
+        ensure_week_partitions(conn, ["raw.trades"], MONDAY, MONDAY + timedelta(days=2))
+        assert copy_frame(conn, "raw.trades", frame) == 200
+        assert copy_frame(conn, "raw.trades", frame) == 0
+        conn.commit()
+    assert database.scalar("select count(*) from raw.trades") == 200
+
+
+def test_week_partitions_start_monday_utc(database):
+    with database.connect() as conn:
+        ensure_week_partitions(conn, ["raw.trades"], MONDAY + timedelta(days=2), MONDAY + timedelta(days=9))
+        conn.commit()
+    bounds = database.rows(
+        "select c.relname, pg_get_expr(c.relpartbound, c.oid) from pg_inherits i"
+        " join pg_class c on c.oid = i.inhrelid where i.inhparent = 'raw.trades'::regclass order by 1"
+    )
+    assert [name for name, _ in bounds] == ["trades_w20240603", "trades_w20240610"]
+    assert "2024-06-03 00:00:00+00" in bounds[0][1] and "2024-06-10 00:00:00+00" in bounds[0][1]
+
+
+@pytest.mark.parametrize(
+    ("window_start", "window_days", "expected"),
+    [
+        (MONDAY + timedelta(days=7), 7, {"trades_w20240610"}),
+        (MONDAY + timedelta(days=9), 3, {"trades_w20240610"}),
+        (MONDAY + timedelta(days=9), 7, {"trades_w20240610", "trades_w20240617"}),
+    ],
+)
+def test_one_week_read_touches_only_that_week(database, window_start, window_days, expected):
+    with database.connect() as conn:
+        ensure_week_partitions(conn, ["raw.trades"], MONDAY, MONDAY + timedelta(days=28))
+        for symbol in ("BTCUSDT", "ETHUSDT"):
+            copy_frame(conn, "raw.trades", _trades(symbol, MONDAY, days=28, per_day=2_000))
+        conn.commit()
+        conn.execute("analyze raw.trades")
+        plan = conn.execute(
+            "explain (format json) select date_bin('5 minutes', ts, timestamptz '2000-01-03'), sum(qty)"
+            " from raw.trades where symbol = %s and ts >= %s and ts < %s group by 1",
+            ("BTCUSDT", window_start, window_start + timedelta(days=window_days)),
+        ).fetchone()[0]
+    plan = plan[0]["Plan"] if isinstance(plan, list) else json.loads(plan)[0]["Plan"]
+    # Partition pruning: only the partitions holding the window appear in the plan.
+    assert {scan["Relation Name"] for scan in _scan_nodes(plan)} == expected
+    # Inside each partition the read is an index range on (symbol, ts), not a scan of the week.
+    for scan in _scan_nodes(plan):
+        assert "Index" in scan["Node Type"], scan["Node Type"]
+        condition = scan["Index Cond"]
+        assert "symbol = 'BTCUSDT'" in condition and "ts >= " in condition and "ts < " in condition

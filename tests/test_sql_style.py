@@ -1,0 +1,22 @@
+"""sqlfluff (postgres dialect, dbt templater, the project's .sqlfluff) passes on every model and macro."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sniper.db.connection import dbt_environment
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_sqlfluff_lint_passes(database):
+    env = {**os.environ, **dbt_environment(database.target)}
+    sqlfluff = Path(sys.executable).with_name("sqlfluff")
+    result = subprocess.run(
+        [str(sqlfluff), "lint", "models", "macros", "tests/dbt", "--disable-progress-bar", "--nocolor"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
