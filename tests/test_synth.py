@@ -195,3 +195,16 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(database, args, message
     assert "Traceback" not in result.stderr
     assert database.scalar("select count(*) from raw.trades") == 0
     assert database.scalar("select count(*) from raw.load_ledger") == 0
+
+
+def test_daily_klines_summarize_the_days_trades(market):
+    trades = _trades(market)
+    day = trades[(trades["ts"] >= "2024-06-05") & (trades["ts"] < "2024-06-06")]
+    kline = market.frame("select * from raw.klines where symbol = 'BTCUSDT' and open_at = '2024-06-05'").iloc[0]
+    assert kline["interval"] == "1d"
+    assert kline["open"] == day["price"].iloc[0] and kline["close"] == day["price"].iloc[-1]
+    assert kline["high"] == day["price"].max() and kline["low"] == day["price"].min()
+    assert kline["trade_count"] == len(day)
+    assert kline["volume"] == pytest.approx(day["qty"].sum(), rel=1e-12)
+    assert kline["taker_buy_volume"] == pytest.approx(day.loc[~day["is_buyer_maker"], "qty"].sum(), rel=1e-12)
+    assert market.scalar("select count(*) from raw.klines") == 61

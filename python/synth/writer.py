@@ -27,7 +27,7 @@ SOURCE_KIND = "synth"
 TICK_TABLES = ["raw.trades", "raw.l1_quotes", "raw.depth_bands", "raw.options_chain"]
 SYNTH_LOCK_KEY = 7_300_002
 DAYS_PER_YEAR = 365.0
-CHUNK_TRADES = 150_000
+CHUNK_TRADES = 60_000
 
 
 @dataclass
@@ -78,6 +78,7 @@ def delete_synthetic(conn: psycopg.Connection, symbols: list[str]) -> None:
         conn.execute(
             "delete from raw.options_chain where exchange = 'synthetic' and underlying = any(%s)", (underlyings,)
         )
+        conn.execute("delete from raw.klines where exchange = 'synthetic' and symbol = any(%s)", (symbols,))
         conn.execute("delete from synth.iceberg_truth where symbol = any(%s)", (symbols,))
         conn.execute("delete from synth.regime_truth where symbol = any(%s)", (symbols,))
         conn.execute("delete from raw.load_ledger where source_kind = %s and symbol = any(%s)", (SOURCE_KIND, symbols))
@@ -140,6 +141,7 @@ def write_day(
     symbol = generator.symbol
     day_start = datetime(day.year, day.month, day.day, tzinfo=path.origin.tzinfo)
     n_trades = n_quotes = 0
+    kline = DailyKline(symbol, day_start)
     with conn.transaction():
         ensure_week_partitions(conn, TICK_TABLES, day_start, day_start + timedelta(days=1))
         first_hour = day_index * 24
@@ -147,12 +149,14 @@ def write_day(
         for chunk_start in range(first_hour, first_hour + 24, span_hours):
             ticks = generator.span(chunk_start, span_hours)
             n_trades += copy_frame(conn, "raw.trades", ticks.trades, skip_duplicates=False)
+            kline.add(ticks.trades)
             n_quotes += copy_frame(conn, "raw.l1_quotes", ticks.quotes, skip_duplicates=False)
             copy_frame(conn, "synth.iceberg_truth", _iceberg_truth(path, symbol, ticks.icebergs), skip_duplicates=False)
         depth = depth_bands_for_span(path, symbol, config.seed, first_hour, 24)
         copy_frame(conn, "raw.depth_bands", depth, skip_duplicates=False)
         options = pd.concat([_options_for_hour(config, path, symbol, h) for h in range(first_hour, first_hour + 24)])
         copy_frame(conn, "raw.options_chain", options, skip_duplicates=False)
+        copy_frame(conn, "raw.klines", kline.frame(), skip_duplicates=False)
         conn.execute(
             "insert into raw.load_ledger (source_kind, source, checksum, exchange, market, symbol, data_kind,"
             " first_ts, last_ts, rows_loaded) values (%s, %s, %s, 'synthetic', 'spot', %s, 'ticks', %s, %s, %s)",
@@ -167,6 +171,61 @@ def write_day(
             ),
         )
     return DayResult(symbol, day, n_trades, n_quotes, skipped=False)
+
+
+class DailyKline:
+    """The exchange's daily candle of a generated day, accumulated span by span.
+
+    A real exchange publishes daily klines for all of its history; the synthetic market
+    does too, so months whose ticks are not materialized yet still get a regime.
+    """
+
+    def __init__(self, symbol: str, day_start: datetime):
+        self.symbol = symbol
+        self.day_start = day_start
+        self.parts: list[dict] = []
+
+    def add(self, trades: pd.DataFrame) -> None:
+        if trades.empty:
+            return
+        buys = ~trades["is_buyer_maker"]
+        self.parts.append(
+            {
+                "open": trades["price"].iat[0],
+                "high": trades["price"].max(),
+                "low": trades["price"].min(),
+                "close": trades["price"].iat[-1],
+                "volume": trades["qty"].sum(),
+                "quote_volume": trades["quote_qty"].sum(),
+                "trade_count": len(trades),
+                "taker_buy_volume": trades.loc[buys, "qty"].sum(),
+                "taker_buy_quote_volume": trades.loc[buys, "quote_qty"].sum(),
+            }
+        )
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame()
+        parts = pd.DataFrame(self.parts)
+        return pd.DataFrame(
+            {
+                "exchange": ["synthetic"],
+                "market": ["spot"],
+                "symbol": [self.symbol],
+                "interval": ["1d"],
+                "open_at": [pd.Timestamp(self.day_start)],
+                "close_at": [pd.Timestamp(self.day_start) + pd.Timedelta(days=1) - pd.Timedelta(milliseconds=1)],
+                "open": [parts["open"].iat[0]],
+                "high": [parts["high"].max()],
+                "low": [parts["low"].min()],
+                "close": [parts["close"].iat[-1]],
+                "volume": [parts["volume"].sum()],
+                "quote_volume": [parts["quote_volume"].sum()],
+                "trade_count": [int(parts["trade_count"].sum())],
+                "taker_buy_volume": [parts["taker_buy_volume"].sum()],
+                "taker_buy_quote_volume": [parts["taker_buy_quote_volume"].sum()],
+            }
+        )
 
 
 def _options_for_hour(config: SynthConfig, path: MinutePath, symbol: str, hour: int) -> pd.DataFrame:
