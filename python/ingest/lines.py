@@ -107,6 +107,15 @@ def as_number(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series.astype(str).str.strip(), errors="coerce").astype("float64")
 
 
+def as_optional_number(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Float values where an empty field is a legitimate NULL; the mask marks text that is not a number."""
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        return series.astype("float64"), np.zeros(len(series), dtype=bool)
+    missing = series.isna().to_numpy()
+    numbers = as_number(series)
+    return numbers, numbers.isna().to_numpy() & ~missing
+
+
 def as_integer(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Int64 values and a mask of entries that are not whole numbers (those values are 0)."""
     if pd.api.types.is_bool_dtype(series.dtype):
