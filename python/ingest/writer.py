@@ -103,16 +103,12 @@ class _Partitions:
         self.covered[table] = (low, high)
 
 
-def _rejects_frame(source: SourceFile, rejects: list[Reject]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "source_kind": source.source_kind,
-            "source": source.source,
-            "line_number": [r.line_number for r in rejects],
-            "raw_text": [clean_text(r.raw_text) for r in rejects],
-            "reason": [r.reason for r in rejects],
-        }
-    )
+def _write_rejects(conn: psycopg.Connection, source: SourceFile, rejects: list[Reject]) -> None:
+    """COPY rejects row by row: unlike CSV text, this keeps an empty line an empty string, not NULL."""
+    statement = "copy raw.load_rejects (source_kind, source, line_number, raw_text, reason) from stdin"
+    with conn.cursor().copy(statement) as copy:
+        for reject in rejects:
+            copy.write_row((source.source_kind, source.source, reject.line_number, clean_text(reject.raw_text), reject.reason))
 
 
 def load_file(
@@ -158,7 +154,7 @@ def load_file(
                 if on_rows:
                     on_rows(inserted)
             if batch.rejects:
-                copy_frame(conn, "raw.load_rejects", _rejects_frame(source, batch.rejects))
+                _write_rejects(conn, source, batch.rejects)
                 result.rows_rejected += len(batch.rejects)
             for kind, count in batch.skipped.items():
                 result.skipped[kind] = result.skipped.get(kind, 0) + count
