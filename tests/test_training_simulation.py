@@ -144,6 +144,12 @@ class TestSimulate:
         with pytest.raises(ValidationError):
             SimulationConfig(threshold=1.2)
 
+    def test_rows_must_enter_within_the_given_period(self):
+        with pytest.raises(ValueError, match="outside the evaluation period"):
+            simulate(ONE_SYMBOL, SimulationConfig(threshold=0.5), start="2024-01-02")
+        with pytest.raises(ValueError, match="outside the evaluation period"):
+            simulate(ONE_SYMBOL, SimulationConfig(threshold=0.5), end="2023-12-31")
+
 
 class TestChooseThreshold:
     PROBS = [0.55, 0.60, 0.65, 0.70, 0.75, 0.80]

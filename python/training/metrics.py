@@ -116,7 +116,7 @@ def sortino_ratio(returns, *, periods_per_year: float = DAYS_PER_YEAR, required_
     downside = downside_deviation(array, periods_per_year=periods_per_year, required_return=required_return)
     mean = float(excess.mean()) * _periods(periods_per_year)
     if downside == 0:
-        return math.inf if mean > 0 else (math.nan if mean == 0 else -math.inf)
+        return math.inf if mean > 0 else math.nan  # no shortfall: the mean cannot be negative
     return mean / downside
 
 

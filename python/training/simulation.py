@@ -150,7 +150,7 @@ def simulate(
 
     The daily series covers the UTC days from ``start`` (default: the first row's
     entry day) to ``end`` (default: the last row's entry day), extended to the last
-    exit so that no trade's P&L falls outside it.
+    exit so that no trade's P&L falls outside it. Rows must enter within those days.
 
     >>> rows = pd.DataFrame({
     ...     "symbol": ["BTC", "BTC"], "side": ["long", "long"], "win_probability": [0.7, 0.8],
@@ -172,6 +172,9 @@ def simulate(
         raise ValueError("no rows and no start or end: the evaluation period is unknown")
     first = _utc_stamp(start) if start is not None else frame["entry_at"].min()
     last = _utc_stamp(end) if end is not None else frame["entry_at"].max()
+    entry_days = frame["entry_at"].dt.normalize()
+    if (entry_days < first.normalize()).any() or (entry_days > last.normalize()).any():
+        raise ValueError(f"rows enter outside the evaluation period {first.date()}..{last.date()}")
     if len(trades):
         last = max(last, trades["exit_at"].max())
     if last < first:

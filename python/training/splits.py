@@ -62,9 +62,9 @@ class RegimeSplitConfig(BaseModel):
         return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Fold:
-    """One train/test split: sorted integer positions plus what they mean."""
+    """One train/test split: sorted integer positions plus what they mean (compared by identity)."""
 
     name: str
     train: np.ndarray
