@@ -1,4 +1,4 @@
-"""The one entry point: ``sniper <noun> <verb>``. User mistakes exit 2 with one line."""
+"""sniper: the one entry point, `sniper <noun> <verb>`. User mistakes exit 2 with one line."""
 
 from __future__ import annotations
 

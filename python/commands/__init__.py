@@ -1,7 +1,5 @@
 """One module per CLI noun; each exposes ``register(subparsers)``."""
 
-from sniper.commands import db, dbt, demo, synth
-from sniper.commands import ingest
+from sniper.commands import backfill, db, dbt, demo, ingest, synth
 
-COMMAND_MODULES = [db, synth, dbt, demo]
-COMMAND_MODULES.append(ingest)
+COMMAND_MODULES = [db, synth, ingest, dbt, backfill, demo]

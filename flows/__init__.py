@@ -1,0 +1,1 @@
+"""Prefect flows (installed as ``sniper.flows``): one flow per module."""

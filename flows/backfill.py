@@ -1,0 +1,153 @@
+"""The nightly incremental backfill as a Prefect flow.
+
+For each symbol in turn (never in parallel): plan the next window (the planner re-reads
+coverage after every window, so a finished month reorders the priorities), materialize
+it with ``dbt build`` of the windowed models through prefect-dbt's runner, record the
+attempt in ops.backfill_runs, sleep, repeat. A PostgreSQL advisory lock makes a second
+concurrent run exit at once. The window is 7 days, 3 when available memory is low.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+
+import psutil
+from prefect import flow, get_run_logger, task
+from prefect.runtime import flow_run
+
+from sniper.backfill.ledger import BackfillLock, finish_attempt, mark_interrupted, start_attempt
+from sniper.backfill.planner import PlannedWindow, known_symbols, plan
+from sniper.db.connection import connect
+from sniper.settings import get_settings
+from sniper.warehouse import dbt_connection_env
+
+# Everything downstream of the candles is rebuilt for the window: candles, then the
+# features, regimes and coverage that read them.
+WINDOWED_SELECTION = "candles+"
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    symbol: str
+    window_start: str
+    window_days: int
+    reason: str
+    status: str
+    rows_written: int
+    seconds: float
+
+
+def window_days_for_memory(window_days: int, low_memory_window_days: int, min_available_memory_mb: int) -> int:
+    """Shrink the window when the host is short of memory (psutil's available memory)."""
+    available_mb = psutil.virtual_memory().available / 2**20
+    return low_memory_window_days if available_mb < min_available_memory_mb else window_days
+
+
+def dbt_invoke(args: list[str]):
+    """Run dbt through prefect-dbt's runner: each dbt node becomes a Prefect task."""
+    from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
+
+    project_dir = get_settings().project_dir
+    runner = PrefectDbtRunner(
+        settings=PrefectDbtSettings(project_dir=project_dir, profiles_dir=project_dir),
+        raise_on_failure=True,
+    )
+    with dbt_connection_env():
+        return runner.invoke(args)
+
+
+def rows_written(result) -> int:
+    total = 0
+    for node_result in result.result or []:
+        response = getattr(node_result, "adapter_response", None) or {}
+        if getattr(node_result.node, "resource_type", None) == "model":
+            total += int(response.get("rows_affected", 0) or 0)
+    return total
+
+
+@task(name="prepare-staging")
+def prepare_staging() -> None:
+    """Staging views are cheap and must exist before the first window."""
+    dbt_invoke(["run", "--select", "staging"])
+
+
+@task(name="materialize-window")
+def materialize_window(window: PlannedWindow, force_recompute: bool) -> WindowResult:
+    logger = get_run_logger()
+    dbt_vars = {
+        "window_start": window.start.isoformat(),
+        "window_days": window.days,
+        "symbols": [window.symbol],
+        "force_recompute": force_recompute,
+        "candle_retention_mode": "backfill",
+    }
+    with connect(autocommit=True) as conn:
+        attempt = start_attempt(conn, window, flow_run.get_id())
+    started = time.perf_counter()
+    try:
+        result = dbt_invoke(["build", "--select", WINDOWED_SELECTION, "--vars", json.dumps(dbt_vars)])
+    except Exception as error:  # the ledger records every failure, then the flow fails
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        with connect(autocommit=True) as conn:
+            finish_attempt(conn, attempt, rows_written=None, seconds=time.perf_counter() - started, error=message)
+        raise
+    seconds = time.perf_counter() - started
+    written = rows_written(result)
+    with connect(autocommit=True) as conn:
+        finish_attempt(conn, attempt, rows_written=written, seconds=seconds, error=None)
+    logger.info("%s %s +%sd: %s rows in %.1f s (%s)", window.symbol, window.start, window.days, written, seconds,
+                window.reason)
+    return WindowResult(window.symbol, window.start.isoformat(), window.days, window.reason, "succeeded", written,
+                        seconds)
+
+
+@flow(name="backfill")
+def backfill(
+    weeks: int = 1,
+    symbols: list[str] | None = None,
+    window_days: int = 7,
+    low_memory_window_days: int = 3,
+    min_available_memory_mb: int = 1500,
+    sleep_seconds: float = 0.5,
+    force_recompute: bool = False,
+    window_start: date | None = None,
+) -> list[dict]:
+    """Materialize up to `weeks` planned windows per symbol (or one explicit window)."""
+    with connect(autocommit=True) as lock_conn, BackfillLock(lock_conn):
+        with connect(autocommit=True) as conn:
+            mark_interrupted(conn)
+            chosen = symbols or known_symbols(conn)
+        prepare_staging()
+        results: list[WindowResult] = []
+        for symbol in chosen:
+            for _ in range(weeks if window_start is None else 1):
+                days = window_days_for_memory(window_days, low_memory_window_days, min_available_memory_mb)
+                window = next_window(symbol, days, window_start, force_recompute)
+                if window is None:
+                    break
+                if results:
+                    time.sleep(sleep_seconds)
+                results.append(materialize_window(window, force_recompute))
+        return [asdict(result) for result in results]
+
+
+def next_window(symbol: str, days: int, window_start: date | None, force_recompute: bool) -> PlannedWindow | None:
+    with connect() as conn:
+        if window_start is not None:
+            explicit = PlannedWindow(symbol, window_start, days, "requested explicitly")
+            if force_recompute or _has_unmaterialized_days(conn, explicit):
+                return explicit
+            return None
+        planned = plan(conn, [symbol], windows_per_symbol=1, window_days=days)
+    return planned[0] if planned else None
+
+
+def _has_unmaterialized_days(conn, window: PlannedWindow) -> bool:
+    from sniper.backfill.planner import load_state
+
+    state = load_state(conn, window.symbol)
+    days = {window.start + timedelta(days=i) for i in range(window.days)}
+    return bool((days & state.tick_days) - state.materialized_days)

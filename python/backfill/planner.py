@@ -1,0 +1,174 @@
+"""Choose the next windows to materialize, in the roadmap's priority.
+
+1. A month of a regime the coverage still lacks (bull, then bear, then sideways): the
+   most recent such month first, its first unmaterialized day first.
+2. Then the most recent unmaterialized weeks (Monday-aligned), newest first.
+
+Only days whose ticks are loaded (raw.load_ledger) can be materialized. A month's regime
+comes from regimes.regime_coverage (candles where materialized, exchange klines before).
+Each planned window says why it was chosen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import psycopg
+
+REGIME_PRIORITY = ("bull", "bear", "sideways")
+
+
+@dataclass(frozen=True)
+class PlannedWindow:
+    symbol: str
+    start: date
+    days: int
+    reason: str
+
+    @property
+    def end(self) -> date:
+        return self.start + timedelta(days=self.days)
+
+
+@dataclass(frozen=True)
+class SymbolState:
+    """What the planner knows of one symbol."""
+
+    symbol: str
+    tick_days: frozenset[date]  # days whose ticks are loaded
+    materialized_days: frozenset[date]  # days with a complete daily candle
+    month_regimes: dict[date, tuple[str | None, str]]  # month start -> (regime, label source)
+    missing: dict[str, int]  # regime (and "months") -> months still missing
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(month: date) -> date:
+    return (month + timedelta(days=32)).replace(day=1)
+
+
+def plan_symbol(state: SymbolState, windows: int, window_days: int) -> list[PlannedWindow]:
+    """Up to `windows` windows for one symbol, highest priority first."""
+    todo = sorted(state.tick_days - state.materialized_days)
+    planned: list[PlannedWindow] = []
+    claimed: set[date] = set()
+
+    def take(days: Iterable[date], reason: str) -> None:
+        for day in days:
+            if len(planned) >= windows:
+                return
+            if day in claimed:
+                continue
+            window = PlannedWindow(state.symbol, day, window_days, reason)
+            planned.append(window)
+            claimed.update(window.start + timedelta(days=i) for i in range(window_days))
+
+    for regime in REGIME_PRIORITY:
+        need = state.missing.get(regime, 0)
+        if need <= 0:
+            continue
+        months = sorted(
+            (m for m, (label, _) in state.month_regimes.items() if label == regime),
+            reverse=True,
+        )
+        candidates = [m for m in months if any(_month_start(d) == m for d in todo)][:need]
+        for month in candidates:
+            source = state.month_regimes[month][1]
+            days = [d for d in todo if month <= d < _next_month(month)]
+            reason = (
+                f"{month:%Y-%m} is {regime} (labelled from {source}); coverage needs "
+                f"{need} more {regime} month{'s' if need > 1 else ''}"
+            )
+            take(days, reason)
+
+    # Then the newest unmaterialized weeks, Monday-aligned where the ticks allow.
+    weeks = sorted({d - timedelta(days=d.weekday()) for d in todo}, reverse=True)
+    for week in weeks:
+        first_day = min(d for d in todo if week <= d < week + timedelta(days=7))
+        take([first_day], f"most recent unmaterialized week ({week:%Y-%m-%d})")
+    return planned
+
+
+def load_state(conn: psycopg.Connection, symbol: str) -> SymbolState:
+    tick_days = _tick_days(conn, symbol)
+    materialized = _materialized_days(conn, symbol)
+    month_regimes = {
+        month: (regime, source)
+        for month, regime, source in _rows(
+            conn,
+            "select month_start_date, regime, label_source from regimes.regime_coverage where symbol = %s",
+            (symbol,),
+        )
+    }
+    summary = _rows(
+        conn,
+        "select missing_bull_months, missing_bear_months, missing_sideways_months, missing_months"
+        " from regimes.coverage_summary where symbol = %s",
+        (symbol,),
+    )
+    if summary:
+        bull, bear, sideways, months = summary[0]
+    else:
+        bull, bear, sideways, months = _required(conn)
+    missing = {"bull": bull, "bear": bear, "sideways": sideways, "months": months}
+    return SymbolState(symbol, frozenset(tick_days), frozenset(materialized), month_regimes, missing)
+
+
+def plan(conn: psycopg.Connection, symbols: list[str], windows_per_symbol: int, window_days: int) -> list[PlannedWindow]:
+    return [
+        window
+        for symbol in symbols
+        for window in plan_symbol(load_state(conn, symbol), windows_per_symbol, window_days)
+    ]
+
+
+def known_symbols(conn: psycopg.Connection) -> list[str]:
+    """Symbols whose ticks have been loaded, in name order."""
+    return [row[0] for row in conn.execute(
+        "select distinct symbol from raw.load_ledger where symbol is not null and first_ts is not null order by 1"
+    )]
+
+
+def _tick_days(conn: psycopg.Connection, symbol: str) -> set[date]:
+    """UTC days fully inside a loaded ledger span (a day-file, a generated day, a capture)."""
+    rows = conn.execute(
+        "select distinct d::date from raw.load_ledger,"
+        " generate_series((first_ts at time zone 'utc')::date, ((last_ts at time zone 'utc') - interval '1 microsecond')::date,"
+        " interval '1 day') as d where symbol = %s and first_ts is not null and last_ts > first_ts"
+        " and data_kind in ('ticks', 'trades')",
+        (symbol,),
+    )
+    return {row[0] for row in rows}
+
+
+def _materialized_days(conn: psycopg.Connection, symbol: str) -> set[date]:
+    if not _relation_exists(conn, "candles.candles_1d"):
+        return set()
+    rows = conn.execute(
+        "select (bucket_start_at at time zone 'utc')::date from candles.candles_1d where symbol = %s and is_complete",
+        (symbol,),
+    )
+    return {row[0] for row in rows}
+
+
+def _rows(conn: psycopg.Connection, query: str, params) -> list[tuple]:
+    relation = query.split(" from ", 1)[1].split()[0]
+    if not _relation_exists(conn, relation):
+        return []
+    return conn.execute(query, params).fetchall()
+
+
+def _relation_exists(conn: psycopg.Connection, name: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
+
+
+def _required(conn: psycopg.Connection) -> tuple[int, int, int, int]:
+    """Before the first dbt build there is no coverage table: everything is missing."""
+    from sniper.backfill.requirement import coverage_requirement
+
+    requirement = coverage_requirement()
+    return requirement.bull, requirement.bear, requirement.sideways, requirement.months

@@ -1,0 +1,97 @@
+"""``sniper backfill plan|run``: what the nightly backfill will do next, and doing it once."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from sniper.backfill.planner import known_symbols, plan
+from sniper.db.connection import connect
+from sniper.db.migrate import migrate
+from sniper.validation import parse_date, parse_symbols
+
+console = Console()
+# A second run while one is active is not a mistake: tell the scheduler to try later.
+EXIT_ALREADY_RUNNING = 75
+
+
+def register(nouns: argparse._SubParsersAction) -> None:
+    backfill = nouns.add_parser("backfill", help="plan and run the incremental backfill")
+    verbs = backfill.add_subparsers(dest="verb", required=True, parser_class=type(backfill))
+    for name, handler, help_text in (
+        ("plan", show_plan, "the next windows to materialize, and why"),
+        ("run", run_once, "run the backfill flow once"),
+    ):
+        verb = verbs.add_parser(name, help=help_text)
+        verb.add_argument("--symbols", help="comma-separated; default: every symbol with loaded ticks")
+        verb.add_argument("--weeks", type=int, default=1, help="windows per symbol (default 1)")
+        verb.add_argument("--window-days", type=int, default=7, choices=range(1, 32), metavar="DAYS")
+        verb.set_defaults(handler=handler)
+        if name == "run":
+            verb.add_argument("--sleep", type=float, default=0.5, help="seconds between windows")
+            verb.add_argument("--force-recompute", action="store_true", help="replace the window's buckets")
+            verb.add_argument("--window-start", help="materialize this window (YYYY-MM-DD) instead of the plan")
+            verb.add_argument("--min-available-memory-mb", type=int, default=1500,
+                              help="below this, windows shrink to 3 days")
+
+
+def _symbols(args: argparse.Namespace, conn) -> list[str]:
+    return parse_symbols(args.symbols) if args.symbols else known_symbols(conn)
+
+
+def show_plan(args: argparse.Namespace) -> int:
+    with connect() as conn:
+        migrate(conn)
+        conn.commit()
+        windows = plan(conn, _symbols(args, conn), windows_per_symbol=max(1, args.weeks), window_days=args.window_days)
+    if not windows:
+        console.print("nothing to plan: every loaded day is materialized")
+        return 0
+    table = Table("symbol", "window", "days", "why")
+    for window in windows:
+        table.add_row(window.symbol, f"{window.start} .. {window.end}", str(window.days), window.reason)
+    console.print(table)
+    return 0
+
+
+def run_once(args: argparse.Namespace) -> int:
+    if args.weeks < 1:
+        from sniper.errors import UserError
+
+        raise UserError("--weeks must be at least 1")
+    window_start = parse_date(args.window_start, name="--window-start") if args.window_start else None
+    with connect() as conn:
+        migrate(conn)
+        conn.commit()
+        symbols = _symbols(args, conn)
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    logging.getLogger("prefect").setLevel(logging.WARNING)
+    from sniper.backfill.ledger import BackfillAlreadyRunning
+    from sniper.flows.backfill import backfill
+
+    try:
+        results = backfill(
+            weeks=args.weeks,
+            symbols=symbols,
+            window_days=args.window_days,
+            sleep_seconds=args.sleep,
+            force_recompute=args.force_recompute,
+            window_start=window_start,
+            min_available_memory_mb=args.min_available_memory_mb,
+        )
+    except BackfillAlreadyRunning as error:
+        sys.stderr.write(f"sniper: {error}\n")
+        return EXIT_ALREADY_RUNNING
+    if not results:
+        console.print("nothing to do: every loaded day is materialized")
+    for result in results:
+        console.print(
+            f"{result['symbol']} {result['window_start']} +{result['window_days']}d: "
+            f"{result['rows_written']:,} rows in {result['seconds']:.1f} s ({result['reason']})"
+        )
+    return 0

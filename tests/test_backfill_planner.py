@@ -1,0 +1,70 @@
+"""The planner's priority: missing regimes first (bull, bear, sideways), then the newest weeks."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sniper.backfill.planner import SymbolState, plan_symbol
+
+
+def _days(first: date, last: date) -> frozenset[date]:
+    return frozenset(first + timedelta(days=i) for i in range((last - first).days + 1))
+
+
+JUNE, JULY, AUGUST, SEPTEMBER = date(2024, 6, 1), date(2024, 7, 1), date(2024, 8, 1), date(2024, 9, 1)
+ALL_TICKS = _days(JUNE, date(2024, 9, 30))
+REGIMES = {
+    JUNE: ("bull", "klines"),
+    JULY: ("bear", "klines"),
+    AUGUST: ("sideways", "klines"),
+    SEPTEMBER: ("bull", "klines"),
+}
+
+
+def _state(materialized=frozenset(), missing=None) -> SymbolState:
+    missing = missing or {"bull": 2, "bear": 2, "sideways": 1, "months": 6}
+    return SymbolState("BTCUSDT", ALL_TICKS, frozenset(materialized), REGIMES, missing)
+
+
+def test_newest_bull_month_first_then_the_older_one():
+    windows = plan_symbol(_state(), windows=7, window_days=7)
+    starts = [w.start for w in windows]
+    # September (newest bull) in 7-day steps: 1, 8, 15, 22, 29; then June.
+    assert starts[:5] == [date(2024, 9, d) for d in (1, 8, 15, 22, 29)]
+    assert starts[5:7] == [date(2024, 6, 1), date(2024, 6, 8)]
+    assert "2024-09 is bull" in windows[0].reason and "2 more bull months" in windows[0].reason
+
+
+def test_regime_order_is_bull_then_bear_then_sideways():
+    bull_done = {"bull": 0, "bear": 1, "sideways": 1, "months": 4}
+    windows = plan_symbol(_state(missing=bull_done), windows=6, window_days=7)
+    assert [w.start for w in windows[:5]] == [date(2024, 7, d) for d in (1, 8, 15, 22, 29)]
+    # July's last window (29 Jul - 4 Aug) already covers August's first four days.
+    assert windows[5].start == date(2024, 8, 5)
+    assert "sideways" in windows[5].reason
+
+
+def test_materialized_days_are_skipped_and_a_window_starts_at_the_first_gap():
+    done = _days(date(2024, 9, 1), date(2024, 9, 10))
+    windows = plan_symbol(_state(materialized=done), windows=1, window_days=3)
+    assert windows[0].start == date(2024, 9, 11) and windows[0].days == 3
+
+
+def test_when_regimes_are_covered_the_newest_weeks_come_next():
+    covered = {"bull": 0, "bear": 0, "sideways": 0, "months": 2}
+    windows = plan_symbol(_state(missing=covered), windows=3, window_days=7)
+    # Monday-aligned weeks, newest first; the last week is cut by the end of the ticks.
+    assert [w.start for w in windows] == [date(2024, 9, 30), date(2024, 9, 23), date(2024, 9, 16)]
+    assert all("most recent unmaterialized week" in w.reason for w in windows)
+
+
+def test_months_without_ticks_cannot_be_planned():
+    state = SymbolState("BTCUSDT", _days(AUGUST, date(2024, 8, 31)), frozenset(), REGIMES,
+                        {"bull": 2, "bear": 2, "sideways": 1, "months": 6})
+    windows = plan_symbol(state, windows=10, window_days=7)
+    assert windows and all(AUGUST <= w.start <= date(2024, 8, 31) for w in windows)
+    assert "sideways" in windows[0].reason
+
+
+def test_nothing_left_plans_nothing():
+    assert plan_symbol(_state(materialized=ALL_TICKS), windows=5, window_days=7) == []
