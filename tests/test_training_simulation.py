@@ -192,3 +192,13 @@ class TestChooseThreshold:
             choose_threshold([0.6, 0.7], [0.01])
         with pytest.raises(ValueError, match="finite"):
             choose_threshold([0.6, float("nan")], [0.01, 0.02])
+
+
+def test_total_return_objective_weighs_edge_by_evidence():
+    """Hand computed: totals 0.05, 0.04, 0.03, 0.02 at 0.5..0.8; means 0.0125, 0.0133, 0.015, 0.02."""
+    probs, returns = [0.55, 0.6, 0.7, 0.8], [0.01, 0.01, 0.01, 0.02]
+    grid = (0.5, 0.6, 0.7, 0.8)
+    by_total = choose_threshold(probs, returns, ThresholdSearch(candidates=grid, min_trades=1, objective="total_return"))
+    by_mean = choose_threshold(probs, returns, ThresholdSearch(candidates=grid, min_trades=1))
+    assert (by_total.threshold, by_total.n_trades) == (0.5, 4)
+    assert (by_mean.threshold, by_mean.n_trades) == (0.8, 1)

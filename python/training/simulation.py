@@ -25,7 +25,9 @@ Rules, in order:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -204,6 +206,10 @@ class ThresholdSearch(BaseModel):
 
     candidates: tuple[float, ...] = Field(default=DEFAULT_THRESHOLDS, min_length=1)
     min_trades: int = Field(default=DEFAULT_MIN_TRADES, ge=1)
+    # "expectancy": highest mean return per trade; "total_return": highest summed return,
+    # which weighs the edge by the evidence behind it (a high threshold keeping a few
+    # lucky signals no longer wins just by being selective).
+    objective: Literal["expectancy", "total_return"] = "expectancy"
 
 
 class ThresholdChoice(BaseModel):
@@ -243,12 +249,15 @@ def choose_threshold(train_probs, train_returns, search: ThresholdSearch | None 
     if not (np.isfinite(probs).all() and np.isfinite(returns).all()):
         raise ValueError("train_probs and train_returns must be finite")
     best: ThresholdChoice | None = None
+    best_score = -math.inf
     for threshold in sorted(search.candidates):
         chosen = returns[probs >= threshold]
         if chosen.size < search.min_trades:
             continue
         mean = float(chosen.mean())
-        if best is None or mean > best.expectancy + TIE_TOLERANCE:
+        score = mean if search.objective == "expectancy" else float(chosen.sum())
+        if best is None or score > best_score + TIE_TOLERANCE:
+            best_score = score
             best = ThresholdChoice(
                 threshold=threshold,
                 expectancy=mean,
