@@ -12,17 +12,21 @@ Regime = Literal["bull", "bear", "sideways"]
 
 
 class RegimeParams(BaseModel):
-    """Drift per calendar month (log return) and volatility per day (stdev of daily log returns)."""
+    """Drift per calendar month (log return), volatility per day (stdev of daily log returns),
+    and mean reversion per day towards the month's opening price (0: a random walk)."""
 
     drift_per_month: float
     vol_per_day: float = Field(gt=0)
+    mean_reversion_per_day: float = Field(default=0.0, ge=0, le=100)
 
 
 DEFAULT_REGIMES: dict[str, RegimeParams] = {
     # Trends of about two monthly standard deviations, as in BTC's clearer months.
     "bull": RegimeParams(drift_per_month=0.25, vol_per_day=0.020),
     "bear": RegimeParams(drift_per_month=-0.25, vol_per_day=0.025),
-    "sideways": RegimeParams(drift_per_month=0.0, vol_per_day=0.012),
+    # A range: prices revert to the month's open (half-life about 17 hours), so the month
+    # ends near where it began however busy the days were.
+    "sideways": RegimeParams(drift_per_month=0.0, vol_per_day=0.012, mean_reversion_per_day=1.0),
 }
 # Two of each within six months: enough for the roadmap's coverage rule (2 bull, 2 bear, 1 sideways).
 DEFAULT_SCHEDULE: list[Regime] = ["bull", "bear", "sideways", "bull", "bear", "sideways"]

@@ -34,6 +34,18 @@ def symbol_key(symbol: str) -> int:
     return int.from_bytes(symbol.encode()[:8].ljust(8, b"\0"), "little")
 
 
+def _revert_to_month_open(log_mid, shocks, reversion, month_start) -> np.ndarray:
+    """Rebuild the path where reversion > 0 as x' = x + shock - reversion * (x - month open)."""
+    path = log_mid.copy()
+    anchor = path[0]
+    for minute in range(len(shocks)):
+        if month_start[minute]:
+            anchor = path[minute]
+        pull = reversion[minute] * (path[minute] - anchor)
+        path[minute + 1] = path[minute] + shocks[minute] - pull
+    return path
+
+
 @dataclass(frozen=True)
 class MinutePath:
     """Per minute m (from ``origin``): log mid, regime code, and the informed-flow tilt."""
@@ -56,7 +68,9 @@ def build_minute_path(config: SynthConfig, symbol: str) -> MinutePath:
 
     drift = np.empty(n_minutes)
     vol = np.empty(n_minutes)
+    reversion = np.empty(n_minutes)
     regime_code = np.empty(n_minutes, dtype=np.int8)
+    month_start = np.zeros(n_minutes, dtype=bool)
     offset = 0
     for month_index, length in enumerate(minutes_per_month):
         regime = config.regime_of_month(month_index)
@@ -64,11 +78,21 @@ def build_minute_path(config: SynthConfig, symbol: str) -> MinutePath:
         # A calendar month of ~30 days: spread the month's drift evenly over its minutes.
         drift[offset : offset + length] = params.drift_per_month / (30 * MINUTES_PER_DAY)
         vol[offset : offset + length] = params.vol_per_day / np.sqrt(MINUTES_PER_DAY)
+        reversion[offset : offset + length] = params.mean_reversion_per_day / MINUTES_PER_DAY
         regime_code[offset : offset + length] = REGIME_CODES[regime]
+        month_start[offset] = True
         offset += length
 
-    returns = drift + vol * rng.standard_normal(n_minutes)
-    log_mid = np.log(start_price(symbol)) + np.concatenate([[0.0], np.cumsum(returns)])
+    noise = vol * rng.standard_normal(n_minutes)
+    # A Brownian bridge per month: the month's noise sums to zero, so each month's log return
+    # is exactly its regime's drift and the schedule is ground truth, not a hope.
+    starts = np.flatnonzero(month_start)
+    for first, stop in zip(starts, [*starts[1:], n_minutes]):
+        noise[first:stop] -= noise[first:stop].mean()
+    shocks = drift + noise
+    log_mid = np.log(start_price(symbol)) + np.concatenate([[0.0], np.cumsum(shocks)])
+    if reversion.any():
+        log_mid = _revert_to_month_open(log_mid, shocks, reversion, month_start)
 
     # What an informed trader knows at minute m: the move over the next `lead` minutes,
     # in units of its own standard deviation. Strength 0 means nobody knows anything.
