@@ -19,12 +19,13 @@ from sniper.ingest.binance import SOURCE_KIND as BINANCE_KIND
 from sniper.ingest.binance import DayOutcome, archive_names, ingest_binance
 from sniper.ingest.binance_csv import TARGET_TABLE
 from sniper.ingest.config import DEFAULT_BASE_URL, DEFAULT_CHUNK_ROWS, KLINE_INTERVALS, BinanceRequest, FileRequest, RetryPolicy
-from sniper.ingest.ledger import ledger_rows, recent_failures
+from sniper.ingest.ledger import ledger_rows, outstanding_failures
 from sniper.ingest.local import OPTIONS_KIND, RECORDING_KIND, FileOutcome, ingest_options, ingest_recordings
 from sniper.ingest.progress import RichFileProgress
 from sniper.validation import parse_date
 
-console = Console()
+# Off a terminal (a pipe, a log file) rich would wrap tables at 80 columns and cut paths.
+console = Console(width=None if sys.stdout.isatty() else 240)
 FAILED = 2  # a day or file that could not be loaded is the user's input problem: exit 2, like UserError
 
 
@@ -73,7 +74,7 @@ def register(nouns: argparse._SubParsersAction) -> None:
     options.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="lines per COPY batch")
     options.set_defaults(handler=run_options)
 
-    ledger = verbs.add_parser("ledger", help="show what has been loaded, and recent failures")
+    ledger = verbs.add_parser("ledger", help="show what has been loaded, and failures not yet made good")
     ledger.add_argument("--kind", choices=[BINANCE_KIND, RECORDING_KIND, OPTIONS_KIND], help="one source kind")
     ledger.add_argument("--limit", type=int, default=50)
     ledger.set_defaults(handler=run_ledger)
@@ -207,7 +208,7 @@ def run_ledger(args: argparse.Namespace) -> int:
     with connect(autocommit=True) as conn:
         migrate(conn)
         rows = ledger_rows(conn, source_kind=args.kind, limit=args.limit)
-        failures = recent_failures(conn, source_kind=args.kind, limit=args.limit)
+        failures = outstanding_failures(conn, source_kind=args.kind, limit=args.limit)
     table = Table("kind", "source", "symbol", "data", "first ts", "last ts", "rows", "rejected", "loaded at")
     for row in rows:
         table.add_row(
@@ -223,7 +224,7 @@ def run_ledger(args: argparse.Namespace) -> int:
         )
     console.print(table)
     if failures:
-        failed = Table("kind", "source", "reason", "failed at", title="recent failures")
+        failed = Table("kind", "source", "reason", "failed at", title="failed and not loaded since")
         for failure in failures:
             failed.add_row(failure.source_kind, failure.source, failure.reason, f"{failure.failed_at:%Y-%m-%d %H:%M:%S}")
         console.print(failed)

@@ -16,7 +16,8 @@ ArchiveKind = Literal["trades", "aggTrades", "klines"]
 # Intervals Binance publishes daily kline archives for.
 KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
 DEFAULT_BASE_URL = "https://data.binance.vision"
-DEFAULT_CHUNK_ROWS = 200_000
+# Rows per COPY batch: peak memory follows this (about 1 MB per 1,000 rows), not the file size.
+DEFAULT_CHUNK_ROWS = 50_000
 
 
 class RetryPolicy(BaseModel):

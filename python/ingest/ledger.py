@@ -58,11 +58,15 @@ def ledger_rows(
     return [LedgerRow(*row) for row in rows]
 
 
-def recent_failures(conn: psycopg.Connection, *, source_kind: str | None = None, limit: int = 20) -> list[FailureRow]:
+def outstanding_failures(
+    conn: psycopg.Connection, *, source_kind: str | None = None, limit: int = 20
+) -> list[FailureRow]:
+    """Failed attempts at files the ledger still does not hold (a later successful load clears them)."""
     rows = conn.execute(
-        "select source_kind, source, reason, failed_at from raw.load_failures"
-        " where %(kind)s::text is null or source_kind = %(kind)s"
-        " order by failed_at desc, failure_id desc limit %(limit)s",
+        "select f.source_kind, f.source, f.reason, f.failed_at from raw.load_failures f"
+        " where (%(kind)s::text is null or f.source_kind = %(kind)s)"
+        " and not exists (select 1 from raw.load_ledger l where l.source_kind = f.source_kind and l.source = f.source)"
+        " order by f.failed_at desc, f.failure_id desc limit %(limit)s",
         {"kind": source_kind, "limit": limit},
     ).fetchall()
     return [FailureRow(*row) for row in rows]
