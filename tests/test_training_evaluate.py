@@ -94,3 +94,23 @@ def test_trade_metrics_of_no_trades_are_undefined_not_zero():
     assert values["n_trades"] == 0
     assert np.isnan(values["win_rate"]) and np.isnan(values["long_share"])
     assert values["max_drawdown"] == pytest.approx(0.0)
+
+
+def test_summary_reports_months_regimes_and_an_honest_verdict():
+    from sniper.training.summary import summarize
+
+    data = _dataset(edge=2.0)
+    results = evaluate(data, ["signal", "noise"], FAST)
+    summary = summarize(results, data["month_regime"].value_counts().to_dict(), n_threshold_candidates=46)
+    assert [m.month for m in summary.months] == ["2024-05", "2024-06"]
+    assert [m.regime for m in summary.months] == ["bear", "sideways"]
+    month_rows = summary.metric_rows[summary.metric_rows["scope"] == "month"]
+    trades = _walk_forward_trades(results)
+    may = trades[trades["entry_at"].dt.month == 5]
+    assert month_rows.set_index("scope_key").loc["2024-05", "n_trades"] == len(may)
+    assert month_rows.set_index("scope_key").loc["2024-05", "win_rate"] == pytest.approx((may["net_return"] > 0).mean())
+    unseen = summary.metric_rows[summary.metric_rows["evaluation"] == "unseen_regime"]
+    assert sorted(unseen["scope_key"]) == ["bear", "bull", "sideways"]
+    # Two test months cannot satisfy "win rate over the last 3 test months": keep collecting.
+    assert summary.gate.verdict == "KEEP COLLECTING DATA" and summary.gate.exit_code == 3
+    assert not summary.gate.criteria[0].passed and "only 2 of 3" in summary.gate.criteria[0].note

@@ -117,7 +117,9 @@ def run_fold(data: pd.DataFrame, fold: Fold, kind: str, features: list[str], con
         column: float(np.mean([models[side].feature_importance().get(column, 0.0) for side in SIDES]))
         for column in features
     }
-    return FoldResult(kind, fold, threshold, scored, result.trades, result.daily_returns, result.equity, importance)
+    context = scored[["symbol", "entry_at", "side", "bucket_start_at", "month_regime"]]
+    trades = result.trades.merge(context, on=["symbol", "entry_at", "side"], how="left", validate="one_to_one")
+    return FoldResult(kind, fold, threshold, scored, trades, result.daily_returns, result.equity, importance)
 
 
 def evaluate(data: pd.DataFrame, features: list[str], config: EvaluationConfig | None = None) -> list[FoldResult]:
