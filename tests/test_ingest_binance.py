@@ -302,3 +302,56 @@ def test_request_validation_explains_the_mistake():
     with pytest.raises(ValueError, match="not before end"):
         request(start=date(2024, 6, 8), end=date(2024, 6, 8))
     assert len(request().days) == 7  # the end date is exclusive
+
+
+def test_bad_kline_and_aggregated_trade_lines_are_rejected_and_good_rows_kept(tmp_path, conn):
+    day = WEEK[0]
+    klines = make_klines(day)[:20]
+    k = klines[0]
+    noon = int(datetime(2024, 6, 1, 12, tzinfo=timezone.utc).timestamp() * 1000)
+    bad_klines = {
+        f"{noon},100.0,90.0,95.0,99.0,1.0,{noon + 59_999},99.0,3,0.5,49.5,0": "high/low do not bound open/close",
+        f"{noon},100.0,110.0,95.0,99.0,-1.0,{noon + 59_999},99.0,3,0.5,49.5,0": "volume is negative",
+        f"{noon},100.0,110.0,95.0,99.0,1.0,{noon - 1},99.0,3,0.5,49.5,0": "close_time is before open_time",
+        f"{noon},100.0,110.0,95.0,99.0,1.0,{noon + 59_999},99.0,three,0.5,49.5,0": "count is not an integer",
+        f"{k.open_time - 60_000},100.0,110.0,95.0,99.0,1.0,{k.open_time - 1},99.0,3,0.5,49.5,0":
+            "open_time is outside 2024-06-01 UTC",
+    }
+    name = ArchiveName("spot", "klines", "BTCUSDT", day, "1m")
+    write_archive(tmp_path, name, csv_text([kline_line(x) for x in klines[:10]] + list(bad_klines)
+                                           + [kline_line(x) for x in klines[10:]]))
+    trades = make_trades(day, 12, first_id=50)
+    bad_agg = {
+        f"900,60000.0,0.5,20,10,{noon},true": "first trade id is after last trade id",
+        f"901,60000.0,0.0,20,21,{noon},true": "quantity is not positive",
+    }
+    write_archive(tmp_path, ArchiveName("um", "aggTrades", "BTCUSDT", day),
+                  csv_text([agg_trade_line(t, spot=False) for t in trades] + list(bad_agg)))
+    end = day + timedelta(days=1)
+    [kline_load] = ingest_binance(conn, request(kind="klines", interval="1m", from_dir=tmp_path, start=day, end=end))
+    [agg_load] = ingest_binance(conn, request(market="um", kind="aggTrades", from_dir=tmp_path, start=day, end=end))
+    assert (kline_load.result.rows_loaded, kline_load.result.rows_rejected) == (20, len(bad_klines))
+    assert (agg_load.result.rows_loaded, agg_load.result.rows_rejected) == (12, len(bad_agg))
+    rejects = conn.execute(
+        "select source, line_number, raw_text, reason from raw.load_rejects order by source desc, line_number"
+    ).fetchall()
+    assert rejects == [
+        (name.relative_path, 11 + i, text, reason) for i, (text, reason) in enumerate(bad_klines.items())
+    ] + [
+        (ArchiveName("um", "aggTrades", "BTCUSDT", day).relative_path, 13 + i, text, reason)
+        for i, (text, reason) in enumerate(bad_agg.items())
+    ]
+    volume, count = conn.execute("select sum(volume), count(*) from raw.klines").fetchone()
+    assert count == 20 and math.isclose(volume, sum(x.volume for x in klines), rel_tol=1e-12)
+    agg_count, agg_qty = conn.execute("select count(*), sum(qty) from raw.agg_trades").fetchone()
+    assert agg_count == 12 and math.isclose(agg_qty, sum(t.qty for t in trades), rel_tol=1e-12)
+
+
+def test_a_malformed_checksum_file_stops_the_day(tmp_path, conn):
+    day = WEEK[0]
+    name = spot_name(day)
+    write_archive(tmp_path, name, csv_text([spot_trade_line(t) for t in make_trades(day, 5, first_id=1)]))
+    (tmp_path / name.checksum_path).write_text("<html>not found</html>\n")
+    [outcome] = ingest_binance(conn, request(from_dir=tmp_path, start=day, end=day + timedelta(days=1)))
+    assert outcome.status == "failed" and "checksum file is not '<sha256>  <filename>'" in outcome.message
+    assert conn.execute("select count(*) from raw.trades").fetchone()[0] == 0

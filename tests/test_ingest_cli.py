@@ -82,6 +82,7 @@ def test_usage_mistakes_are_one_line_and_exit_2(database, tmp_path):
         ("--kind", "klines"): "klines need an interval",
         ("--from-dir", str(tmp_path / "nowhere")): "is not a directory",
         ("--base-url", "ftp://example.org"): "must start with http:// or https://",
+        ("--retries", "0"): "invalid --retries: Input should be greater than or equal to 1",
     }
     for extra, expected in cases.items():
         result = run_cli(*week_args(*extra))

@@ -150,3 +150,28 @@ def test_a_file_of_another_format_fails_and_loads_nothing(tmp_path, conn):
     assert "empty file" in outcomes[1].message
     assert conn.execute("select count(*) from raw.options_chain").fetchone()[0] == 0
     assert conn.execute("select count(*) from raw.load_ledger").fetchone()[0] == 0
+
+
+def test_a_different_file_under_a_loaded_name_is_refused(tmp_path, conn):
+    rows = chain_rows(20)
+    path = tmp_path / "chain.csv"
+    path.write_text("\n".join([TARDIS_HEADER, *map(tardis_line, rows[:10])]) + "\n")
+    [first] = ingest_options(conn, FileRequest(files=[path]))
+    path.write_text("\n".join([TARDIS_HEADER, *map(tardis_line, rows[10:])]) + "\n")
+    [second] = ingest_options(conn, FileRequest(files=[path]))
+    assert (first.status, second.status) == ("loaded", "failed")
+    assert "chain.csv was loaded before with checksum" in second.message
+    assert conn.execute("select count(*) from raw.options_chain").fetchone()[0] == 10
+
+
+def test_a_stray_timestamp_costs_one_partition_not_every_week_between(tmp_path, conn):
+    rows = chain_rows(5)
+    stray = dict(rows[0], timestamp=rows[0]["timestamp"] + 2 * 365 * 86_400_000_000)  # two years later
+    path = tmp_path / "chain-without-a-date.csv"  # no date in the name: no day check
+    path.write_text("\n".join([TARDIS_HEADER, *map(tardis_line, rows + [stray])]) + "\n")
+    [outcome] = ingest_options(conn, FileRequest(files=[path]))
+    assert (outcome.result.rows_loaded, outcome.result.rows_rejected) == (6, 0)
+    partitions = conn.execute(
+        "select count(*) from pg_inherits where inhparent = 'raw.options_chain'::regclass"
+    ).fetchone()[0]
+    assert partitions == 2

@@ -80,20 +80,24 @@ def register(nouns: argparse._SubParsersAction) -> None:
     ledger.set_defaults(handler=run_ledger)
 
 
-def _validated(model, **fields):
+def _validated(model, *, rename: dict[str, str] | None = None, **fields):
+    """Build a pydantic request; its first validation error becomes a one-line UserError."""
     try:
         return model(**fields)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
+        option = (rename or {}).get(where, where.replace("_", "-"))
         message = first["msg"].removeprefix("Value error, ")
-        raise UserError(f"invalid --{where.replace('_', '-')}: {message}" if where else message) from None
+        if not where or message.startswith("invalid "):
+            raise UserError(message) from None
+        raise UserError(f"invalid --{option}: {message}") from None
 
 
 def binance_request(args: argparse.Namespace) -> BinanceRequest:
     if args.from_dir is not None and not args.from_dir.is_dir():
         raise UserError(f"--from-dir {args.from_dir} is not a directory")
-    retry = _validated(RetryPolicy, attempts=args.retries)
+    retry = _validated(RetryPolicy, rename={"attempts": "retries"}, attempts=args.retries)
     return _validated(
         BinanceRequest,
         market=args.market,

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
@@ -82,25 +83,42 @@ def _lock_and_check(conn: psycopg.Connection, source: SourceFile) -> bool:
     return True
 
 
+# 1970-01-01 was a Thursday: Monday-based week number of an epoch day is (day + 3) // 7.
+EPOCH_WEEKDAY_OFFSET = 3
+US_PER_DAY = 86_400_000_000
+
+
+def _week_numbers(times: pd.Series) -> set[int]:
+    days = np.floor_divide(times.to_numpy(dtype="datetime64[us]").astype(np.int64), US_PER_DAY)
+    return set(np.unique((days + EPOCH_WEEKDAY_OFFSET) // 7).tolist())
+
+
+def _week_start(week: int) -> datetime:
+    return datetime.fromtimestamp(0, tz=timezone.utc) + timedelta(days=week * 7 - EPOCH_WEEKDAY_OFFSET)
+
+
 class _Partitions:
-    """Create weekly partitions once per table for the hull of the timestamps seen so far."""
+    """Create the weekly partition of every week a batch touches, once per table and week.
 
-    def __init__(self, conn: psycopg.Connection, covered: dict[str, tuple[datetime, datetime]] | None) -> None:
+    Weeks, not the hull of first and last timestamp: a stray valid-but-distant timestamp
+    must cost one extra partition, not every week in between.
+    """
+
+    def __init__(self, conn: psycopg.Connection, ready: dict[str, tuple[datetime, datetime]] | None) -> None:
         self.conn = conn
-        self.covered = {
-            table: (_naive_utc(low), _naive_utc(high))
-            for table, (low, high) in (covered or {}).items()
-        }
+        self.covered: dict[str, set[int]] = {}
+        for table, (low, high) in (ready or {}).items():
+            weeks = _week_numbers(pd.Series([_naive_utc(low), _naive_utc(high)]))
+            self.covered[table] = set(range(min(weeks), max(weeks) + 1))
 
-    def cover(self, table: str, first: pd.Timestamp, last: pd.Timestamp) -> None:
+    def cover(self, table: str, times: pd.Series) -> None:
         if table not in PARTITIONED_TABLES:
             return
-        low, high = self.covered.get(table, (first, last))
-        if table in self.covered and low <= first and last <= high:
-            return
-        low, high = min(low, first), max(high, last)
-        ensure_week_partitions(self.conn, [table], _utc(low), _utc(high))
-        self.covered[table] = (low, high)
+        done = self.covered.setdefault(table, set())
+        for week in sorted(_week_numbers(times) - done):
+            start = _week_start(week)
+            ensure_week_partitions(self.conn, [table], start, start + timedelta(days=7) - timedelta(microseconds=1))
+            done.add(week)
 
 
 def _write_rejects(conn: psycopg.Connection, source: SourceFile, rejects: list[Reject]) -> None:
@@ -141,7 +159,7 @@ def load_file(
                     continue
                 times = frame[TIME_COLUMN.get(table, "ts")]
                 first, last = pd.Timestamp(times.min()), pd.Timestamp(times.max())
-                partitions.cover(table, first, last)
+                partitions.cover(table, times)
                 inserted = copy_frame(conn, table, frame)
                 result.rows_by_table[table] = result.rows_by_table.get(table, 0) + inserted
                 result.rows_loaded += inserted
