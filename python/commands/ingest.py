@@ -18,7 +18,14 @@ from sniper.errors import UserError
 from sniper.ingest.binance import SOURCE_KIND as BINANCE_KIND
 from sniper.ingest.binance import DayOutcome, archive_names, ingest_binance
 from sniper.ingest.binance_csv import TARGET_TABLE
-from sniper.ingest.config import DEFAULT_BASE_URL, DEFAULT_CHUNK_ROWS, KLINE_INTERVALS, BinanceRequest, FileRequest, RetryPolicy
+from sniper.ingest.config import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CHUNK_ROWS,
+    KLINE_INTERVALS,
+    BinanceRequest,
+    FileRequest,
+    RetryPolicy,
+)
 from sniper.ingest.ledger import ledger_rows, outstanding_failures
 from sniper.ingest.local import OPTIONS_KIND, RECORDING_KIND, FileOutcome, ingest_options, ingest_recordings
 from sniper.ingest.progress import RichFileProgress
@@ -48,7 +55,9 @@ def register(nouns: argparse._SubParsersAction) -> None:
     binance.add_argument("--interval", help=f"klines only: one of {', '.join(KLINE_INTERVALS)}")
     binance.add_argument("--base-url", default=DEFAULT_BASE_URL, help=f"archive server (default {DEFAULT_BASE_URL})")
     binance.add_argument("--from-dir", type=Path, help="read the same relative layout from this directory instead")
-    binance.add_argument("--retries", type=int, default=RetryPolicy().attempts, help="attempts per file on network errors")
+    binance.add_argument(
+        "--retries", type=int, default=RetryPolicy().attempts, help="attempts per file in total on network errors"
+    )
     binance.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="rows per COPY batch")
     binance.set_defaults(handler=run_binance)
 
@@ -230,6 +239,7 @@ def run_ledger(args: argparse.Namespace) -> int:
     if failures:
         failed = Table("kind", "source", "reason", "failed at", title="failed and not loaded since")
         for failure in failures:
-            failed.add_row(failure.source_kind, failure.source, failure.reason, f"{failure.failed_at:%Y-%m-%d %H:%M:%S}")
+            failed_at = f"{failure.failed_at:%Y-%m-%d %H:%M:%S}"
+            failed.add_row(failure.source_kind, failure.source, failure.reason, failed_at)
         console.print(failed)
     return 0

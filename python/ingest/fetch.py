@@ -25,6 +25,8 @@ BLOCK_BYTES = 1 << 20
 # Statuses worth another try: the server is busy or briefly broken.
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 USER_AGENT = "sniper-ingest/0.1 (+urllib)"
+# Failures of the connection itself (refused, reset, timed out, truncated): worth another try.
+NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout, TimeoutError)
 
 ProgressCallback = Callable[[int, int | None], None]  # (bytes just received, total bytes or None)
 
@@ -130,7 +132,7 @@ class HttpSource:
                 if error.code not in RETRY_STATUSES:
                     raise FetchError(f"{url} answered HTTP {error.code} {error.reason}") from None
                 last_error = f"HTTP {error.code} {error.reason}"
-            except (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout, TimeoutError) as error:
+            except NETWORK_ERRORS as error:
                 reason = getattr(error, "reason", None) or error
                 last_error = f"{type(error).__name__}: {reason}"
             if attempt + 1 < self.retry.attempts:

@@ -220,7 +220,10 @@ class RecordingParser:
                     rows.quotes.append(self._quote(receive_ns, stream_symbol, data))
             except _Rejected as reason:
                 result.rejects.append(Reject(number, line, str(reason)))
-        result.tables = {"raw.trades": self._trades_frame(rows.trades), "raw.l1_quotes": self._quotes_frame(rows.quotes)}
+        result.tables = {
+            "raw.trades": self._trades_frame(rows.trades),
+            "raw.l1_quotes": self._quotes_frame(rows.quotes),
+        }
         return result
 
     def _identity(self) -> dict[str, str]:

@@ -126,7 +126,8 @@ def _write_rejects(conn: psycopg.Connection, source: SourceFile, rejects: list[R
     statement = "copy raw.load_rejects (source_kind, source, line_number, raw_text, reason) from stdin"
     with conn.cursor().copy(statement) as copy:
         for reject in rejects:
-            copy.write_row((source.source_kind, source.source, reject.line_number, clean_text(reject.raw_text), reject.reason))
+            text = clean_text(reject.raw_text)
+            copy.write_row((source.source_kind, source.source, reject.line_number, text, reject.reason))
 
 
 def load_file(
