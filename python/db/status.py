@@ -11,12 +11,14 @@ from psycopg import sql
 # (table, timestamp column) for every raw table, in the order they are shown.
 RAW_TABLES = [
     ("trades", "ts"),
+    ("agg_trades", "ts"),
     ("l1_quotes", "ts"),
     ("depth_bands", "ts"),
     ("options_chain", "ts"),
     ("klines", "open_at"),
     ("load_ledger", "loaded_at"),
     ("load_rejects", "rejected_at"),
+    ("load_failures", "failed_at"),
 ]
 
 
