@@ -1,0 +1,99 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['symbol', 'bucket_start_at'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
+with windows as (
+    {{ features_windows() }}
+),
+
+bands as (
+    select
+        bands.symbol,
+        bands.snapshot_at,
+        bands.side,
+        bands.band_pct,
+        bands.depth
+    from {{ ref('stg_raw__depth_bands') }} as bands
+    inner join windows
+        on
+            bands.symbol = windows.symbol
+            and bands.snapshot_at
+            >= windows.window_start_at - interval '{{ var("depth_band_max_age_minutes") }} minutes'
+            and bands.snapshot_at < windows.window_end_at
+),
+
+band_imbalances as (
+    -- Depth bands are cumulative: band k holds the resting size within k% of the mid.
+    select
+        symbol,
+        snapshot_at,
+        band_pct,
+        (sum(depth) filter (where side = 'bid') - sum(depth) filter (where side = 'ask'))
+        / nullif(sum(depth), 0) as obi
+    from bands
+    group by symbol, snapshot_at, band_pct
+),
+
+snapshots as (
+    select
+        symbol,
+        snapshot_at,
+        max(obi) filter (where band_pct = 1) as obi_depth_1pct,
+        max(obi) filter (where band_pct = 2) as obi_depth_2pct,
+        max(obi) filter (where band_pct = 3) as obi_depth_3pct,
+        max(obi) filter (where band_pct = 4) as obi_depth_4pct,
+        max(obi) filter (where band_pct = 5) as obi_depth_5pct
+    from band_imbalances
+    group by symbol, snapshot_at
+),
+
+buckets as (
+    select
+        windows.symbol,
+        bucket_start_at
+    from windows
+    cross join lateral generate_series(
+        windows.window_start_at, windows.window_end_at - interval '5 minutes', interval '5 minutes'
+    ) as bucket_start_at
+),
+
+usable as (
+    -- Every snapshot taken before the bucket's end and young enough at that end.
+    select
+        buckets.symbol,
+        buckets.bucket_start_at,
+        snapshots.snapshot_at,
+        snapshots.obi_depth_1pct,
+        snapshots.obi_depth_2pct,
+        snapshots.obi_depth_3pct,
+        snapshots.obi_depth_4pct,
+        snapshots.obi_depth_5pct
+    from buckets
+    inner join snapshots
+        on
+            buckets.symbol = snapshots.symbol
+            and snapshots.snapshot_at < buckets.bucket_start_at + interval '5 minutes'
+            and snapshots.snapshot_at >= buckets.bucket_start_at + interval '5 minutes'
+            - interval '{{ var("depth_band_max_age_minutes") }} minutes'
+),
+
+final as (
+    select distinct on (symbol, bucket_start_at)
+        symbol,
+        bucket_start_at,
+        snapshot_at as depth_snapshot_at,
+        obi_depth_1pct,
+        obi_depth_2pct,
+        obi_depth_3pct,
+        obi_depth_4pct,
+        obi_depth_5pct
+    from usable
+    order by symbol asc, bucket_start_at asc, snapshot_at desc
+)
+
+select * from final

@@ -1,0 +1,192 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['symbol', 'bucket_start_at'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
+{%- set grid_steps = (var('gamma_zero_grid_range_pct') / var('gamma_zero_grid_step_pct')) | round | int %}
+
+with windows as (
+    {{ features_windows() }}
+),
+
+contracts as (
+    -- Live contracts of the chain snapshots a bucket of the window may use.
+    select
+        windows.symbol,
+        chains.snapshot_at,
+        chains.strike,
+        chains.open_interest * chains.contract_size as open_interest_coins,
+        chains.mark_iv / 100.0 as vol,
+        extract(epoch from chains.expiry_at - chains.snapshot_at)::float8 / (365.0 * 86400) as years_to_expiry,
+        chains.gamma,
+        chains.underlying_price as spot,
+        {{ features_gamma_sign('chains.option_type') }} as exposure_sign
+    from {{ ref('stg_raw__options_chain') }} as chains
+    inner join windows
+        on
+            chains.underlying = {{ features_underlying_of('windows.symbol') }}
+            and chains.snapshot_at
+            >= windows.window_start_at - interval '{{ var("gamma_snapshot_max_age_minutes") }} minutes'
+            and chains.snapshot_at < windows.window_end_at
+    where chains.expiry_at > chains.snapshot_at
+),
+
+contract_exposure as (
+    -- Dollar gamma per 1% move: gamma x open interest (coins) x spot^2 x 0.01, signed.
+    select
+        *,
+        exposure_sign * gamma * open_interest_coins * spot * spot * 0.01 as gamma_exposure
+    from contracts
+),
+
+snapshots as (
+    select
+        symbol,
+        snapshot_at,
+        max(spot) as gamma_spot,
+        sum(gamma_exposure) as gamma_exposure,
+        count(*) as gamma_contract_count
+    from contract_exposure
+    group by symbol, snapshot_at
+),
+
+strikes as (
+    select
+        symbol,
+        snapshot_at,
+        strike,
+        sum(gamma_exposure) as strike_gamma_exposure
+    from contract_exposure
+    group by symbol, snapshot_at, strike
+),
+
+peak_strikes as (
+    select distinct on (symbol, snapshot_at)
+        symbol,
+        snapshot_at,
+        strike as max_abs_gamma_strike
+    from strikes
+    order by symbol asc, snapshot_at asc, abs(strike_gamma_exposure) desc, strike asc
+),
+
+grid as (
+    select
+        grid_step,
+        1 + grid_step * {{ var('gamma_zero_grid_step_pct') }} / 100.0 as spot_factor
+    from generate_series(-{{ grid_steps }}, {{ grid_steps }}) as grid_step
+),
+
+repriced as (
+    -- Gamma exposure if spot stood at each grid level, every contract re-priced with
+    -- Black-Scholes gamma at its mark IV and time to expiry.
+    select
+        contracts.symbol,
+        contracts.snapshot_at,
+        grid.grid_step,
+        contracts.spot * grid.spot_factor as spot_level,
+        sum(
+            contracts.exposure_sign
+            * {{ features_bs_gamma('contracts.spot * grid.spot_factor', 'contracts.strike', 'contracts.vol',
+                'contracts.years_to_expiry') }}
+            * contracts.open_interest_coins * power(contracts.spot * grid.spot_factor, 2) * 0.01
+        ) as level_gamma_exposure
+    from contracts
+    cross join grid
+    where contracts.vol > 0 and contracts.years_to_expiry > 0
+    group by contracts.symbol, contracts.snapshot_at, grid.grid_step, contracts.spot * grid.spot_factor
+),
+
+grid_pairs as (
+    select
+        symbol,
+        snapshot_at,
+        grid_step,
+        spot_level,
+        level_gamma_exposure,
+        lead(spot_level) over by_level as next_spot_level,
+        lead(level_gamma_exposure) over by_level as next_level_gamma_exposure
+    from repriced
+    window by_level as (partition by symbol, snapshot_at order by grid_step)
+),
+
+crossings as (
+    -- Where exposure changes sign between two grid levels, the linear interpolation of
+    -- the zero; the crossing nearest the spot is the zero-gamma level.
+    select distinct on (symbol, snapshot_at)
+        symbol,
+        snapshot_at,
+        spot_level - level_gamma_exposure * (next_spot_level - spot_level)
+        / (next_level_gamma_exposure - level_gamma_exposure) as zero_gamma_level
+    from grid_pairs
+    where
+        (level_gamma_exposure < 0 and next_level_gamma_exposure >= 0)
+        or (level_gamma_exposure > 0 and next_level_gamma_exposure <= 0)
+    order by symbol asc, snapshot_at asc, abs(grid_step + 0.5) asc, grid_step asc
+),
+
+snapshot_features as (
+    select
+        snapshots.symbol,
+        snapshots.snapshot_at,
+        snapshots.gamma_spot,
+        snapshots.gamma_exposure,
+        snapshots.gamma_contract_count,
+        peak_strikes.max_abs_gamma_strike,
+        crossings.zero_gamma_level
+    from snapshots
+    left join peak_strikes
+        on snapshots.symbol = peak_strikes.symbol and snapshots.snapshot_at = peak_strikes.snapshot_at
+    left join crossings
+        on snapshots.symbol = crossings.symbol and snapshots.snapshot_at = crossings.snapshot_at
+),
+
+buckets as (
+    select
+        windows.symbol,
+        bucket_start_at
+    from windows
+    cross join lateral generate_series(
+        windows.window_start_at, windows.window_end_at - interval '5 minutes', interval '5 minutes'
+    ) as bucket_start_at
+),
+
+usable as (
+    -- Every snapshot taken before the bucket's end and young enough at that end.
+    select
+        buckets.symbol,
+        buckets.bucket_start_at,
+        snapshot_features.snapshot_at,
+        snapshot_features.gamma_spot,
+        snapshot_features.gamma_exposure,
+        snapshot_features.gamma_contract_count,
+        snapshot_features.max_abs_gamma_strike,
+        snapshot_features.zero_gamma_level
+    from buckets
+    inner join snapshot_features
+        on
+            buckets.symbol = snapshot_features.symbol
+            and snapshot_features.snapshot_at < buckets.bucket_start_at + interval '5 minutes'
+            and snapshot_features.snapshot_at >= buckets.bucket_start_at + interval '5 minutes'
+            - interval '{{ var("gamma_snapshot_max_age_minutes") }} minutes'
+),
+
+final as (
+    select distinct on (symbol, bucket_start_at)
+        symbol,
+        bucket_start_at,
+        snapshot_at as gamma_snapshot_at,
+        gamma_spot,
+        gamma_contract_count,
+        gamma_exposure,
+        max_abs_gamma_strike,
+        zero_gamma_level,
+        zero_gamma_level / gamma_spot - 1 as zero_gamma_distance
+    from usable
+    order by symbol asc, bucket_start_at asc, snapshot_at desc
+)
+
+select * from final
