@@ -1,0 +1,273 @@
+{#- The run's window: the ONE place that decides which slice of time a run reads.
+
+    Vars (dbt --vars):
+      window_start     a date YYYY-MM-DD; the run covers [window_start, window_start + window_days)
+                       for every symbol. Unset: each symbol takes its next window (below).
+      window_days      length of a window in days (default 7).
+      symbols          list (or comma-separated string) of symbols; default every symbol
+                       present in the events the model reads.
+      force_recompute  false (default): buckets already materialized are kept as they are;
+                       true: the window's buckets are computed again and replaced.
+
+    API (docs/candles.md has the long form):
+      window_bounds(events, time_column, timeframe, coverage=none, follow=false)
+          A select of (symbol, window_start_at, window_end_at), one row per symbol that has
+          something to do, the window half-open. Use it as the body of a CTE.
+      window_filter(relation, time_column, bounds='window_bounds', exact=true)
+          A select of relation's rows inside the bounds CTE named `bounds`.
+      window_hint(events, time_column, timeframe, coverage=none)
+          A pre_hook for models that read raw events: computes the bounds once, before the
+          model's statement is planned, so that the planner sees the window's time range
+          (partition pruning at executor start-up, row estimates, parallel scans) and the
+          model reads exactly these bounds.
+
+    Next window (no window_start, incremental run), per symbol:
+      follow=false (models reading events): starts on the UTC day of the first event (or
+          covered instant, from `coverage`) at or after the last materialized bucket + one
+          bucket; an empty table starts on the day of the symbol's first event. It lasts
+          window_days days: a run reads at most one window of events per symbol.
+      follow=true (models rolled up from a finer materialized model): from the `timeframe`
+          bucket holding the UTC day of the last materialized bucket to the end of what the
+          finer model holds; an empty table reads all of it.
+    With window_start, every model covers [window_start, + window_days) widened to whole
+    `timeframe` buckets, so a rollup recomputes every bucket the window touches. -#}
+
+{% macro window_start_var() -%}
+    {%- set value = var('window_start', none) -%}
+    {%- if value is none or (value | string | trim) in ('', 'none', 'None', 'null') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set text = value | string | trim -%}
+    {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', text) -%}
+        {{ exceptions.raise_compiler_error("var window_start must be a date YYYY-MM-DD, got '" ~ text ~ "'") }}
+    {%- endif -%}
+    {{ return(text) }}
+{%- endmacro %}
+
+{% macro window_days_var() -%}
+    {%- set text = var('window_days', 7) | string | trim -%}
+    {%- if not modules.re.fullmatch('[1-9][0-9]*', text) -%}
+        {{ exceptions.raise_compiler_error("var window_days must be a whole number of days >= 1, got '" ~ text ~ "'") }}
+    {%- endif -%}
+    {{ return(text | int) }}
+{%- endmacro %}
+
+{% macro symbols_var() -%}
+    {%- set value = var('symbols', none) -%}
+    {%- if value is none or value == '' or value == [] -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set listed = value.split(',') if value is string else value -%}
+    {%- set symbols = [] -%}
+    {%- for symbol in listed -%}
+        {%- set symbol = symbol | string | trim -%}
+        {%- if not modules.re.fullmatch('[A-Z0-9]{2,20}', symbol) -%}
+            {{ exceptions.raise_compiler_error("var symbols: invalid symbol '" ~ symbol ~ "'") }}
+        {%- endif -%}
+        {%- do symbols.append(symbol) -%}
+    {%- endfor -%}
+    {{ return(symbols) }}
+{%- endmacro %}
+
+{% macro force_recompute_var() -%}
+    {%- set value = var('force_recompute', false) -%}
+    {{ return(value is sameas true or (value | string | lower) in ('true', '1', 'yes')) }}
+{%- endmacro %}
+
+{#- SQL literal of the explicit window's start/end, or none without window_start. -#}
+{% macro window_start_literal() -%}
+    {%- set start = window_start_var() -%}
+    {{ return(none if start is none else "timestamptz '" ~ start ~ " 00:00:00+00'") }}
+{%- endmacro %}
+
+{% macro window_end_literal() -%}
+    {%- set start = window_start_var() -%}
+    {{ return(none if start is none else
+        "(timestamptz '" ~ start ~ " 00:00:00+00' + interval '" ~ window_days_var() ~ " days')") }}
+{%- endmacro %}
+
+{#- The symbols a run covers: the var, or every symbol of `events` (a loose index scan
+    over its (symbol, ...) index: one probe per symbol and partition, not a scan). -#}
+{% macro window_symbols(events) -%}
+    {%- set symbols = symbols_var() -%}
+    {%- if symbols -%}
+        select unnest(array[{% for symbol in symbols %}'{{ symbol }}'{{ ", " if not loop.last }}{% endfor %}]::text []) as symbol
+    {%- else -%}
+        with recursive present_symbols as (
+            select min(events.symbol) as symbol
+            from {{ events }} as events
+
+            union all
+
+            select (
+                select min(events.symbol) as symbol
+                from {{ events }} as events
+                where events.symbol > present_symbols.symbol
+            ) as symbol
+            from present_symbols
+            where present_symbols.symbol is not null
+        )
+
+        select present_symbols.symbol
+        from present_symbols
+        where present_symbols.symbol is not null
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The bounds as computed from the data (window_bounds reads the run's hint first). -#}
+{% macro window_bounds_computed(events, time_column, timeframe, coverage=none, follow=false) -%}
+    {%- set explicit_start = window_start_literal() -%}
+    {%- if explicit_start is not none -%}
+        select
+            symbols.symbol,
+            {{ bucket_start(timeframe, explicit_start) }} as window_start_at,
+            {{ bucket_end(timeframe, bucket_start(timeframe, window_end_literal() ~ " - interval '1 microsecond'")) }}
+                as window_end_at
+        from ({{ window_symbols(events) }}) as symbols
+    {%- elif follow -%}
+        select
+            symbols.symbol,
+            coalesce(
+                {{ bucket_start(timeframe, "date_trunc('day', progress.last_bucket_start_at, 'UTC')") }},
+                '-infinity'
+            ) as window_start_at,
+            timestamptz 'infinity' as window_end_at
+        from ({{ window_symbols(events) }}) as symbols
+        cross join lateral (
+            select
+                {%- if is_incremental() %}
+                    max(materialized.bucket_start_at) as last_bucket_start_at
+                from {{ this }} as materialized
+                where materialized.symbol = symbols.symbol
+                {%- else %}
+                    null::timestamptz as last_bucket_start_at
+                {%- endif %}
+        ) as progress
+    {%- else -%}
+        select
+            progress.symbol,
+            starts.window_start_at,
+            starts.window_start_at + interval '{{ window_days_var() }} days' as window_end_at
+        from (
+            select
+                symbols.symbol,
+                {%- if is_incremental() %}
+                    coalesce((
+                        select max(materialized.bucket_start_at)
+                        from {{ this }} as materialized
+                        where materialized.symbol = symbols.symbol
+                    ) + {{ timeframe_interval(timeframe) }}, '-infinity') as resume_at
+                {%- else %}
+                    timestamptz '-infinity' as resume_at
+                {%- endif %}
+            from ({{ window_symbols(events) }}) as symbols
+        ) as progress
+        cross join lateral (
+            select date_trunc('day', least(
+                (
+                    select min(events.{{ time_column }})
+                    from {{ events }} as events
+                    where
+                        events.symbol = progress.symbol
+                        and events.{{ time_column }} >= progress.resume_at
+                ),
+                {%- if coverage is not none %}
+                    (
+                        select min(greatest(covered.covered_from_at, progress.resume_at))
+                        from {{ coverage }} as covered
+                        where
+                            covered.symbol = progress.symbol
+                            and covered.covered_until_at > progress.resume_at
+                    )
+                {%- else %}
+                    null::timestamptz
+                {%- endif %}
+            ), 'UTC') as window_start_at
+        ) as starts
+        where starts.window_start_at is not null
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Name of the transaction-local settings the hint travels in. -#}
+{% macro window_hint_setting(part) -%}
+    'sniper.window_{{ part }}'
+{%- endmacro %}
+
+{#- A setting of the run's hint as text, null when the hint is not set. -#}
+{% macro window_hint_value(part) -%}
+    nullif(current_setting({{ window_hint_setting(part) }}, true), '')
+{%- endmacro %}
+
+{% macro window_bounds(events, time_column, timeframe, coverage=none, follow=false) -%}
+    select
+        hinted.symbol,
+        hinted.window_start_at,
+        hinted.window_end_at
+    from json_to_recordset({{ window_hint_value('bounds') }}::json)
+        as hinted (symbol text, window_start_at timestamptz, window_end_at timestamptz)
+
+    union all
+
+    select
+        computed.symbol,
+        computed.window_start_at,
+        computed.window_end_at
+    from ({{ window_bounds_computed(events, time_column, timeframe, coverage, follow) }}) as computed
+    where {{ window_hint_value('bounds') }} is null
+{%- endmacro %}
+
+{% macro window_hint(events, time_column, timeframe, coverage=none) -%}
+    select
+        set_config({{ window_hint_setting('bounds') }}, coalesce(json_agg(bounds)::text, '[]'), true),
+        set_config({{ window_hint_setting('start_at') }}, coalesce(min(bounds.window_start_at), 'infinity')::text, true),
+        set_config({{ window_hint_setting('end_at') }}, coalesce(max(bounds.window_end_at), '-infinity')::text, true)
+    from ({{ window_bounds_computed(events, time_column, timeframe, coverage, false) }}) as bounds
+{%- endmacro %}
+
+{#- Rows of `relation` inside the window. The time range of all symbols' windows is a
+    predicate on time_column the planner can see when the hint is set (with it, a window
+    prunes to its partitions at executor start-up, and the planner counts its rows for what
+    they are); without it, the range comes from the bounds at run time. exact=true also
+    keeps each symbol's rows inside its own window (a join); exact=false leaves that to the
+    caller, who may do it more cheaply on aggregates (the candles do it per bucket). -#}
+{% macro window_filter(relation, time_column, bounds='window_bounds', exact=true) -%}
+    {%- set symbols = symbols_var() -%}
+    select filtered.*
+    from {{ relation }} as filtered
+    {%- if exact %}
+        inner join {{ bounds }}
+            on
+                filtered.symbol = {{ bounds }}.symbol
+                and filtered.{{ time_column }} >= {{ bounds }}.window_start_at
+                and filtered.{{ time_column }} < {{ bounds }}.window_end_at
+    {%- endif %}
+    where
+        filtered.{{ time_column }} >= coalesce(
+            {{ window_hint_value('start_at') }}::timestamptz,
+            (select min({{ bounds }}.window_start_at) from {{ bounds }})
+        )
+        and filtered.{{ time_column }} < coalesce(
+            {{ window_hint_value('end_at') }}::timestamptz,
+            (select max({{ bounds }}.window_end_at) from {{ bounds }})
+        )
+        {%- if symbols %}
+            and filtered.symbol in ({% for symbol in symbols %}'{{ symbol }}'{{ ", " if not loop.last }}{% endfor %})
+        {%- endif %}
+{%- endmacro %}
+
+{#- The `where` of a data test on a large table (config: where): the run's window, so a
+    test reads what the run wrote. With window_start: that window, widened to `timeframe`
+    buckets. Without: the last window_days days (plus a bucket) up to the newest
+    bucket_start_at of `relation`, or, with no relation, up to the newest load (raw.load_ledger). -#}
+{% macro window_test_filter(time_column, relation=none, timeframe='5m') -%}
+    {%- set explicit_start = window_start_literal() -%}
+    {%- if explicit_start is not none -%}
+        {{ time_column }} >= {{ bucket_start(timeframe, explicit_start) }} and {{ time_column }} < {{ window_end_literal() }}
+    {%- elif relation is not none -%}
+        {{ time_column }} >= (select max(newest.bucket_start_at) from {{ relation }} as newest)
+            - interval '{{ window_days_var() }} days' - {{ timeframe_interval(timeframe) }}
+    {%- else -%}
+        {{ time_column }} >= (select max(newest.last_ts) from {{ source('raw', 'load_ledger') }} as newest)
+            - interval '{{ window_days_var() }} days'
+    {%- endif -%}
+{%- endmacro %}

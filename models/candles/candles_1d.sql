@@ -1,0 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['symbol', 'bucket_start_at'],
+        on_schema_change='fail',
+        indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
+        post_hook="{{ candles_retention('1d') }}",
+    )
+}}
+
+{{ candles_rollup('1d', from_candles=ref('candles_5m'), from_timeframe='5m') }}

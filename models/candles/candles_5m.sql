@@ -1,0 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['symbol', 'bucket_start_at'],
+        on_schema_change='fail',
+        indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
+        pre_hook="{{ candles_window_hint('5m') }}",
+        post_hook="{{ candles_retention('5m') }}",
+    )
+}}
+
+{{ candles_from_ticks('5m') }}

@@ -1,0 +1,48 @@
+-- One row per load of trades (a raw.load_ledger row): the time it covers, i.e. the span
+-- in which the trades are all there and a bucket without a trade really had none.
+with ledger as (
+    select * from {{ ref('stg_raw__load_ledger') }}
+    where
+        market = '{{ var("market") }}'
+        and symbol is not null
+        and first_event_at is not null
+        and last_event_at is not null
+),
+
+classified as (
+    select
+        load_id,
+        symbol,
+        data_kind,
+        first_event_at,
+        last_event_at,
+        case data_kind
+            {%- for data_kind, covers in var('trade_load_coverage').items() %}
+                when '{{ data_kind }}' then '{{ covers }}'
+            {%- endfor %}
+        end as covers
+    from ledger
+),
+
+spans as (
+    select
+        load_id,
+        symbol,
+        data_kind,
+        case
+            when covers = 'day' then date_trunc('day', first_event_at, 'UTC')
+            else first_event_at
+        end as covered_from_at,
+        case
+            -- A day's file ends before the next midnight; a synthetic day is ledgered up
+            -- to the next midnight exactly: either way the day is covered to midnight.
+            when covers = 'day'
+                then date_trunc('day', greatest(first_event_at, last_event_at - interval '1 microsecond'), 'UTC')
+                + interval '1 day'
+            else last_event_at
+        end as covered_until_at
+    from classified
+    where covers in ('day', 'span')
+)
+
+select * from spans
