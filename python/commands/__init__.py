@@ -1,5 +1,5 @@
 """One module per CLI noun; each exposes ``register(subparsers)``."""
 
-from sniper.commands import backfill, db, dbt, demo, ingest, synth
+from sniper.commands import backfill, db, dbt, demo, ingest, report, status, synth
 
-COMMAND_MODULES = [db, synth, ingest, dbt, backfill, demo]
+COMMAND_MODULES = [db, synth, ingest, dbt, backfill, demo, report, status]

@@ -1,0 +1,123 @@
+"""``sniper status``: the warehouse on one screen: database, raw rows, candles, coverage,
+backfill and training, saying "not built yet" for whatever dbt has not made yet."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+
+from rich.console import Console
+from rich.table import Table
+
+from sniper.db.connection import connect, resolve_target
+from sniper.db.migrate import migrate
+from sniper.db.status import raw_row_counts, server_version
+from sniper.report import warehouse
+from sniper.training.gate import READY
+
+console = Console()
+NOT_BUILT = "not built yet"
+
+
+def register(nouns: argparse._SubParsersAction) -> None:
+    parser = nouns.add_parser("status", help="the warehouse on one screen: data, coverage, backfill, training")
+    parser.set_defaults(handler=run)
+
+
+def _at(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value else "-"
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _raw_table(counts) -> Table:
+    table = Table("raw table", "rows", "first", "last", title="raw rows", title_justify="left")
+    for row in counts:
+        table.add_row(row.table, f"{row.rows:,}", _at(row.first_ts), _at(row.last_ts))
+    return table
+
+
+def _candles(windows: list[warehouse.CandleWindow] | None) -> Table | str:
+    if windows is None:
+        return f"candles: {NOT_BUILT} (run `sniper backfill run`)"
+    if not windows:
+        return "candles: built, but no bucket materialized yet"
+    table = Table("symbol", "timeframe", "first bucket", "last bucket", "buckets", "complete",
+                  title="materialized candles", title_justify="left")
+    for window in sorted(windows, key=lambda w: (w.symbol, warehouse.TIMEFRAMES.index(w.timeframe))):
+        table.add_row(window.symbol, window.timeframe, _at(window.first_bucket_at), _at(window.last_bucket_at),
+                      f"{window.buckets:,}", _share(window.complete_share))
+    return table
+
+
+def _coverage(rows: list[warehouse.Coverage] | None) -> Table | str:
+    if rows is None:
+        return f"coverage: {NOT_BUILT} (regimes.coverage_summary)"
+    if not rows:
+        return "coverage: no month with a known price yet"
+    table = Table("symbol", "months", "bull", "bear", "sideways", "requirement",
+                  title="coverage vs requirement (materialized / required)", title_justify="left")
+    for row in rows:
+        table.add_row(
+            row.symbol,
+            f"{row.materialized_months}/{row.required_months}",
+            f"{row.bull_months}/{row.required_bull_months}",
+            f"{row.bear_months}/{row.required_bear_months}",
+            f"{row.sideways_months}/{row.required_sideways_months}",
+            "[green]met[/]" if row.is_requirement_met else "[red]not met[/]",
+        )
+    return table
+
+
+def _backfill(attempts: list[warehouse.BackfillAttempt] | None) -> Table | str:
+    if not attempts:
+        return "backfill: no attempt yet"
+    table = Table("started", "symbol", "window", "status", "rows", "seconds", "reason / error",
+                  title="last backfill attempts", title_justify="left")
+    colours = {"succeeded": "green", "failed": "red", "running": "yellow"}
+    for attempt in attempts:
+        table.add_row(
+            _at(attempt.started_at), attempt.symbol, f"{attempt.window_start_date} +{attempt.window_days}d",
+            f"[{colours.get(attempt.status, 'white')}]{attempt.status}[/]",
+            "-" if attempt.rows_written is None else f"{attempt.rows_written:,}",
+            "-" if attempt.duration_seconds is None else f"{attempt.duration_seconds:.1f}",
+            attempt.error or attempt.reason,
+        )
+    return table
+
+
+def _training(runs: list[warehouse.TrainingRun] | None) -> list[Table | str]:
+    if not runs:
+        return ["training: no run yet (run `sniper train`)"]
+    current = runs[0]
+    colour = "green" if current.verdict == READY else "yellow"
+    table = Table("created", "run", "model", "trades", "win rate", "Sharpe", "max drawdown", "verdict",
+                  title="last training runs", title_justify="left")
+    for run in runs:
+        table.add_row(_at(run.created_at), run.run_id, run.model_kind, f"{run.n_trades:,}", _share(run.win_rate),
+                      "n/a" if run.sharpe is None else f"{run.sharpe:.2f}", _share(run.max_drawdown), run.verdict)
+    return [table, f"current verdict: [bold {colour}]{current.verdict}[/] (run {current.run_id}, "
+                   f"{_at(current.created_at)})"]
+
+
+def run(_: argparse.Namespace) -> int:
+    target = resolve_target()
+    if target.embedded is not None and not target.embedded.is_running():
+        console.print(f"database: embedded, stopped ({target.embedded.pgdata}); `sniper db start` starts it")
+        return 0
+    with connect(target) as conn:
+        migrate(conn)
+        version = server_version(conn)
+        sections = [
+            _raw_table(raw_row_counts(conn)),
+            _candles(warehouse.candle_windows(conn)),
+            _coverage(warehouse.coverage(conn)),
+            _backfill(warehouse.backfill_attempts(conn)),
+            *_training(warehouse.training_runs(conn)),
+        ]
+    console.print(f"database: {target.kind}, {version}, {target.display}")
+    for section in sections:
+        console.print(section)
+    return 0
