@@ -21,6 +21,7 @@ demo: $(STAMP)
 
 # sqlfluff lint and dbt build run inside the suite, against its own embedded cluster.
 test: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 	$(BIN)/pytest
 
 clean-db: $(STAMP)
