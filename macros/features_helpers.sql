@@ -1,8 +1,29 @@
-{#- Small expressions the feature models share. -#}
+{#- Small pieces the feature models share. The window itself is the candles' (macros/window.sql). -#}
 
-{#- The UTC bucket of a timestamp: buckets start on multiples of `minutes` from midnight UTC. -#}
-{% macro features_bucket(timestamp_column, minutes=5) -%}
-    date_bin(interval '{{ minutes }} minutes', {{ timestamp_column }}, timestamptz '2000-01-01 00:00:00+00')
+{#- The feature models that read ticks follow the candles: a run covers the window the
+    candles' window macro gives for candles_5m (explicit window_start, or each symbol's
+    next window after the model's last materialized bucket). -#}
+{% macro features_window_bounds() -%}
+    {{ window_bounds(ref('candles_5m'), 'bucket_start_at', '5m') }}
+{%- endmacro %}
+
+{#- Their pre_hook: the same bounds, computed before the statement is planned. -#}
+{% macro features_window_hint() -%}
+    {{ window_hint(ref('candles_5m'), 'bucket_start_at', '5m') }}
+{%- endmacro %}
+
+{#- force_recompute=false keeps a bucket already materialized exactly as it is (as the
+    candles do); true replaces the window's buckets. Appended to a model's final select. -#}
+{% macro features_keep_materialized(relation_alias) -%}
+    {%- if is_incremental() and not force_recompute_var() %}
+    where not exists (
+        select 1
+        from {{ this }} as materialized
+        where
+            materialized.symbol = {{ relation_alias }}.symbol
+            and materialized.bucket_start_at = {{ relation_alias }}.bucket_start_at
+    )
+    {%- endif %}
 {%- endmacro %}
 
 {#- The options underlying of a spot or perpetual symbol: the symbol without its quote

@@ -1,26 +1,27 @@
 {#- One row per symbol and `minutes` bucket, rolled up from features_5m: flows add up,
     running sums and snapshot values are the newest known at the bucket's close, means are
     weighted by what they are means of. Used by features_15m and features_1h. -#}
-{% macro features_rollup(minutes) -%}
+{% macro features_rollup(timeframe) -%}
+{%- set minutes = {'15m': 15, '1h': 60}[timeframe] -%}
 {%- set last_known = "(array_agg({column} order by bucket_start_at desc) filter (where {column} is not null))[1]" -%}
-with windows as (
-    {{ features_windows() }}
+with window_bounds as (
+    {{ window_bounds(ref('features_5m'), 'bucket_start_at', timeframe, follow=true) }}
 ),
 
 features as (
     select features_5m.*
     from {{ ref('features_5m') }} as features_5m
-    inner join windows
+    inner join window_bounds
         on
-            features_5m.symbol = windows.symbol
-            and features_5m.bucket_start_at >= windows.window_start_at
-            and features_5m.bucket_start_at < windows.window_end_at
+            features_5m.symbol = window_bounds.symbol
+            and features_5m.bucket_start_at >= window_bounds.window_start_at
+            and features_5m.bucket_start_at < window_bounds.window_end_at
 ),
 
 rolled as (
     select
         symbol,
-        {{ features_bucket('bucket_start_at', minutes) }} as bucket_start_at,
+        {{ bucket_start(timeframe, 'bucket_start_at') }} as bucket_start_at,
         count(*) as bucket_5m_count,
         sum(taker_buy_volume) as taker_buy_volume,
         sum(taker_sell_volume) as taker_sell_volume,
@@ -56,7 +57,7 @@ rolled as (
         sum(iceberg_bid_hidden_volume) as iceberg_bid_hidden_volume,
         sum(iceberg_ask_hidden_volume) as iceberg_ask_hidden_volume
     from features
-    group by symbol, {{ features_bucket('bucket_start_at', minutes) }}
+    group by symbol, {{ bucket_start(timeframe, 'bucket_start_at') }}
 ),
 
 final as (
@@ -66,5 +67,7 @@ final as (
     from rolled
 )
 
-select * from final
+select final.*
+from final
+{{- features_keep_materialized('final') }}
 {%- endmacro %}

@@ -4,27 +4,33 @@
         unique_key=['symbol', 'bucket_start_at'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
+        pre_hook="{{ features_window_hint() }}",
     )
 }}
 
-with windows as (
-    {{ features_windows() }}
+with window_bounds as (
+    {{ features_window_bounds() }}
 ),
 
 bands as (
+    -- The window's snapshots and those young enough to serve its first buckets.
     select
         bands.symbol,
         bands.snapshot_at,
         bands.side,
         bands.band_pct,
         bands.depth
-    from {{ ref('stg_raw__depth_bands') }} as bands
-    inner join windows
-        on
-            bands.symbol = windows.symbol
-            and bands.snapshot_at
-            >= windows.window_start_at - interval '{{ var("depth_band_max_age_minutes") }} minutes'
-            and bands.snapshot_at < windows.window_end_at
+    from window_bounds
+    cross join lateral (
+        select depth_bands.*
+        from {{ ref('stg_raw__depth_bands') }} as depth_bands
+        where
+            depth_bands.symbol = window_bounds.symbol
+            and depth_bands.snapshot_at
+            >= window_bounds.window_start_at - interval '{{ var("depth_band_max_age_minutes") }} minutes'
+            and depth_bands.snapshot_at < window_bounds.window_end_at
+    ) as bands
 ),
 
 band_imbalances as (
@@ -53,13 +59,16 @@ snapshots as (
 ),
 
 buckets as (
+    -- The window's candle buckets: features never run ahead of the candles.
     select
-        windows.symbol,
-        bucket_start_at
-    from windows
-    cross join lateral generate_series(
-        windows.window_start_at, windows.window_end_at - interval '5 minutes', interval '5 minutes'
-    ) as bucket_start_at
+        candles.symbol,
+        candles.bucket_start_at
+    from {{ ref('candles_5m') }} as candles
+    inner join window_bounds
+        on
+            candles.symbol = window_bounds.symbol
+            and candles.bucket_start_at >= window_bounds.window_start_at
+            and candles.bucket_start_at < window_bounds.window_end_at
 ),
 
 usable as (
@@ -96,4 +105,6 @@ final as (
     order by symbol asc, bucket_start_at asc, snapshot_at desc
 )
 
-select * from final
+select final.*
+from final
+{{- features_keep_materialized('final') }}

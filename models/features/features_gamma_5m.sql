@@ -4,35 +4,40 @@
         unique_key=['symbol', 'bucket_start_at'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
+        pre_hook="{{ features_window_hint() }}",
     )
 }}
 
 {%- set grid_steps = (var('gamma_zero_grid_range_pct') / var('gamma_zero_grid_step_pct')) | round | int %}
 
-with windows as (
-    {{ features_windows() }}
+with window_bounds as (
+    {{ features_window_bounds() }}
 ),
 
 contracts as (
-    -- Live contracts of the chain snapshots a bucket of the window may use.
+    -- Live contracts of the chain snapshots the window's buckets may use.
     select
-        windows.symbol,
+        window_bounds.symbol,
         chains.snapshot_at,
         chains.strike,
         chains.open_interest * chains.contract_size as open_interest_coins,
         chains.mark_iv / 100.0 as vol,
-        extract(epoch from chains.expiry_at - chains.snapshot_at)::float8 / (365.0 * 86400) as years_to_expiry,
+        date_part('epoch', chains.expiry_at - chains.snapshot_at) / (365.0 * 86400) as years_to_expiry,
         chains.gamma,
         chains.underlying_price as spot,
         {{ features_gamma_sign('chains.option_type') }} as exposure_sign
-    from {{ ref('stg_raw__options_chain') }} as chains
-    inner join windows
-        on
-            chains.underlying = {{ features_underlying_of('windows.symbol') }}
-            and chains.snapshot_at
-            >= windows.window_start_at - interval '{{ var("gamma_snapshot_max_age_minutes") }} minutes'
-            and chains.snapshot_at < windows.window_end_at
-    where chains.expiry_at > chains.snapshot_at
+    from window_bounds
+    cross join lateral (
+        select options_chain.*
+        from {{ ref('stg_raw__options_chain') }} as options_chain
+        where
+            options_chain.underlying = {{ features_underlying_of('window_bounds.symbol') }}
+            and options_chain.snapshot_at
+            >= window_bounds.window_start_at - interval '{{ var("gamma_snapshot_max_age_minutes") }} minutes'
+            and options_chain.snapshot_at < window_bounds.window_end_at
+            and options_chain.expiry_at > options_chain.snapshot_at
+    ) as chains
 ),
 
 contract_exposure as (
@@ -145,13 +150,16 @@ snapshot_features as (
 ),
 
 buckets as (
+    -- The window's candle buckets: features never run ahead of the candles.
     select
-        windows.symbol,
-        bucket_start_at
-    from windows
-    cross join lateral generate_series(
-        windows.window_start_at, windows.window_end_at - interval '5 minutes', interval '5 minutes'
-    ) as bucket_start_at
+        candles.symbol,
+        candles.bucket_start_at
+    from {{ ref('candles_5m') }} as candles
+    inner join window_bounds
+        on
+            candles.symbol = window_bounds.symbol
+            and candles.bucket_start_at >= window_bounds.window_start_at
+            and candles.bucket_start_at < window_bounds.window_end_at
 ),
 
 usable as (
@@ -189,4 +197,6 @@ final as (
     order by symbol asc, bucket_start_at asc, snapshot_at desc
 )
 
-select * from final
+select final.*
+from final
+{{- features_keep_materialized('final') }}

@@ -4,6 +4,8 @@
         unique_key=['symbol', 'bucket_start_at'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
+        pre_hook="{{ features_window_hint() }}",
     )
 }}
 
@@ -12,12 +14,31 @@
     {{ exceptions.raise_compiler_error('l1_quote_max_age_seconds must be in (0, 300], got ' ~ max_age_seconds) }}
 {%- endif %}
 
-with windows as (
-    {{ features_windows() }}
+with window_bounds as (
+    {{ features_window_bounds() }}
+),
+
+window_quotes as (
+    {{ window_filter(ref('stg_raw__l1_quotes'), 'quoted_at') }}
+),
+
+prior_quotes as (
+    -- The last update before each symbol's window: the predecessor of the window's first
+    -- update (e_n) and the state the first bucket starts in. One index probe per symbol.
+    select prior_quote.*
+    from window_bounds
+    cross join lateral (
+        select quotes.*
+        from {{ ref('stg_raw__l1_quotes') }} as quotes
+        where
+            quotes.symbol = window_bounds.symbol
+            and quotes.quoted_at < window_bounds.window_start_at
+        order by quotes.quoted_at desc, quotes.update_id desc
+        limit 1
+    ) as prior_quote
 ),
 
 quotes as (
-    -- The window, plus a lookback so that the window's first update has its predecessor.
     select
         quotes.symbol,
         quotes.update_id,
@@ -26,20 +47,20 @@ quotes as (
         quotes.bid_qty,
         quotes.ask_price,
         quotes.ask_qty,
-        windows.window_start_at,
-        windows.window_end_at
-    from {{ ref('stg_raw__l1_quotes') }} as quotes
-    inner join windows
-        on
-            quotes.symbol = windows.symbol
-            and quotes.quoted_at >= windows.window_start_at - interval '{{ var("l1_quote_lookback_minutes") }} minutes'
-            and quotes.quoted_at < windows.window_end_at
+        window_bounds.window_start_at,
+        window_bounds.window_end_at
+    from (
+        select * from window_quotes
+        union all
+        select * from prior_quotes
+    ) as quotes
+    inner join window_bounds on quotes.symbol = window_bounds.symbol
 ),
 
 sequenced as (
     select
         *,
-        {{ features_bucket('quoted_at') }} as bucket_start_at,
+        {{ bucket_start('5m', 'quoted_at') }} as bucket_start_at,
         lag(bid_price) over by_update as previous_bid_price,
         lag(bid_qty) over by_update as previous_bid_qty,
         lag(ask_price) over by_update as previous_ask_price,
@@ -78,29 +99,35 @@ events as (
 segments as (
     select
         *,
-        extract(
-            epoch from least(valid_until, bucket_start_at + interval '5 minutes') - quoted_at
-        )::float8 as own_seconds,
-        greatest(
-            extract(epoch from valid_until - (bucket_start_at + interval '5 minutes'))::float8, 0
-        ) as spill_seconds
+        date_part('epoch', least(valid_until, bucket_start_at + interval '5 minutes') - quoted_at) as own_seconds,
+        greatest(date_part('epoch', valid_until - (bucket_start_at + interval '5 minutes')), 0) as spill_seconds
     from events
 ),
 
-own_buckets as (
+bucket_sums as (
+    -- Per bucket with updates; only its last update can spill into the next bucket.
     select
         symbol,
         bucket_start_at,
+        min(window_start_at) as window_start_at,
+        min(window_end_at) as window_end_at,
         count(*) as l1_update_count,
         sum(ofi_event) as ofi,
         avg(l1_depth) as l1_avg_depth,
         sum(obi * own_seconds) as obi_seconds,
         sum(own_seconds) filter (where obi is not null) as obi_covered_seconds,
         sum(own_seconds) as covered_seconds,
-        max(obi) filter (where is_last_in_bucket) as obi_l1_close
+        max(obi) filter (where is_last_in_bucket) as obi_l1_close,
+        sum(obi * spill_seconds) as spilled_obi_seconds,
+        sum(spill_seconds) filter (where obi is not null) as spilled_obi_covered_seconds,
+        sum(spill_seconds) as spilled_seconds
     from segments
-    where bucket_start_at >= window_start_at
     group by symbol, bucket_start_at
+),
+
+own_buckets as (
+    select * from bucket_sums
+    where bucket_start_at >= window_start_at
 ),
 
 carried_in as (
@@ -108,15 +135,14 @@ carried_in as (
     select
         symbol,
         bucket_start_at + interval '5 minutes' as bucket_start_at,
-        sum(obi * spill_seconds) as obi_seconds,
-        sum(spill_seconds) filter (where obi is not null) as obi_covered_seconds,
-        sum(spill_seconds) as covered_seconds
-    from segments
+        spilled_obi_seconds as obi_seconds,
+        spilled_obi_covered_seconds as obi_covered_seconds,
+        spilled_seconds as covered_seconds
+    from bucket_sums
     where
-        spill_seconds > 0
+        spilled_seconds > 0
         and bucket_start_at + interval '5 minutes' >= window_start_at
         and bucket_start_at + interval '5 minutes' < window_end_at
-    group by symbol, bucket_start_at + interval '5 minutes'
 ),
 
 combined as (
@@ -138,21 +164,38 @@ combined as (
             and own_buckets.bucket_start_at = carried_in.bucket_start_at
 ),
 
+candle_buckets as (
+    -- The window's candle buckets: features never run ahead of the candles.
+    select
+        candles.symbol,
+        candles.bucket_start_at
+    from {{ ref('candles_5m') }} as candles
+    inner join window_bounds
+        on
+            candles.symbol = window_bounds.symbol
+            and candles.bucket_start_at >= window_bounds.window_start_at
+            and candles.bucket_start_at < window_bounds.window_end_at
+),
+
 final as (
     -- A bucket without any update has no OFI and no OBI, whatever state it inherited.
     select
-        symbol,
-        bucket_start_at,
-        l1_update_count,
-        covered_seconds / 300.0 as l1_coverage,
-        ofi,
-        l1_avg_depth,
-        ofi / nullif(l1_avg_depth, 0) as ofi_normalized,
+        combined.symbol,
+        combined.bucket_start_at,
+        combined.l1_update_count,
+        combined.covered_seconds / 300.0 as l1_coverage,
+        combined.ofi,
+        combined.l1_avg_depth,
+        combined.ofi / nullif(combined.l1_avg_depth, 0) as ofi_normalized,
         case
-            when l1_update_count > 0 then obi_seconds / nullif(obi_covered_seconds, 0)
+            when combined.l1_update_count > 0 then combined.obi_seconds / nullif(combined.obi_covered_seconds, 0)
         end as obi_l1_twap,
-        obi_l1_close
+        combined.obi_l1_close
     from combined
+    inner join candle_buckets
+        on combined.symbol = candle_buckets.symbol and combined.bucket_start_at = candle_buckets.bucket_start_at
 )
 
-select * from final
+select final.*
+from final
+{{- features_keep_materialized('final') }}

@@ -4,34 +4,58 @@
         unique_key=['symbol', 'bucket_start_at'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
+        pre_hook="{{ features_window_hint() }}",
     )
 }}
 
 {%- set rolling_buckets = var('cvd_rolling_buckets') %}
+{%- set rolling_span = "interval '" ~ (rolling_buckets - 1) * 5 ~ " minutes'" %}
 
-with windows as (
-    {{ features_windows() }}
+with window_bounds as (
+    {{ features_window_bounds() }}
+),
+
+window_trades as (
+    {{ window_filter(ref('stg_raw__trades'), 'traded_at') }}
+),
+
+earlier_trades as (
+    -- What the running sums need before the window: the rest of the window's first UTC
+    -- day (none: windows start at midnight) and the rolling sum's earlier buckets.
+    select earlier.*
+    from window_bounds
+    cross join lateral (
+        select trades.*
+        from {{ ref('stg_raw__trades') }} as trades
+        where
+            trades.symbol = window_bounds.symbol
+            and trades.traded_at >= least(
+                date_trunc('day', window_bounds.window_start_at, 'UTC'),
+                window_bounds.window_start_at - {{ rolling_span }}
+            )
+            and trades.traded_at < window_bounds.window_start_at
+    ) as earlier
 ),
 
 trades as (
-    -- The window plus what the running sums need before it: the rest of the window's
-    -- first UTC day and the rolling sum's earlier buckets.
     select
-        trades.symbol,
-        trades.traded_at,
-        trades.qty,
-        trades.quote_qty,
-        trades.is_buyer_maker,
-        windows.window_start_at
-    from {{ ref('stg_raw__trades') }} as trades
-    inner join windows
-        on
-            trades.symbol = windows.symbol
-            and trades.traded_at >= least(
-                date_trunc('day', windows.window_start_at, 'UTC'),
-                windows.window_start_at - interval '{{ (rolling_buckets - 1) * 5 }} minutes'
-            )
-            and trades.traded_at < windows.window_end_at
+        symbol,
+        traded_at,
+        qty,
+        quote_qty,
+        is_buyer_maker
+    from window_trades
+
+    union all
+
+    select
+        symbol,
+        traded_at,
+        qty,
+        quote_qty,
+        is_buyer_maker
+    from earlier_trades
 ),
 
 taker_orders as (
@@ -41,18 +65,16 @@ taker_orders as (
         symbol,
         traded_at,
         is_buyer_maker,
-        window_start_at,
         sum(qty) as qty,
         sum(quote_qty) as notional
     from trades
-    group by symbol, traded_at, is_buyer_maker, window_start_at
+    group by symbol, traded_at, is_buyer_maker
 ),
 
 buckets as (
     select
         symbol,
-        {{ features_bucket('traded_at') }} as bucket_start_at,
-        window_start_at,
+        {{ bucket_start('5m', 'traded_at') }} as bucket_start_at,
         count(*) as taker_order_count,
         coalesce(sum(qty) filter (where not is_buyer_maker), 0) as taker_buy_volume,
         coalesce(sum(qty) filter (where is_buyer_maker), 0) as taker_sell_volume,
@@ -64,7 +86,7 @@ buckets as (
             sum(qty) filter (where is_buyer_maker and notional >= {{ var('whale_min_notional') }}), 0
         ) as whale_sell_volume
     from taker_orders
-    group by symbol, {{ features_bucket('traded_at') }}, window_start_at
+    group by symbol, {{ bucket_start('5m', 'traded_at') }}
 ),
 
 deltas as (
@@ -80,7 +102,6 @@ cumulative as (
     select
         symbol,
         bucket_start_at,
-        window_start_at,
         taker_order_count,
         taker_buy_volume,
         taker_sell_volume,
@@ -98,28 +119,30 @@ cumulative as (
         utc_day as (partition by symbol, day_start_at order by bucket_start_at),
         rolling as (
             partition by symbol order by bucket_start_at
-            range between interval '{{ (rolling_buckets - 1) * 5 }} minutes' preceding and current row
+            range between {{ rolling_span }} preceding and current row
         )
 ),
 
-final as (
+candle_buckets as (
+    -- The window's candle buckets: features never run ahead of the candles.
     select
-        symbol,
-        bucket_start_at,
-        taker_order_count,
-        taker_buy_volume,
-        taker_sell_volume,
-        volume_delta,
-        cvd_day,
-        cvd_rolling,
-        whale_order_count,
-        whale_buy_volume,
-        whale_sell_volume,
-        whale_volume_delta,
-        whale_cvd_day,
-        whale_cvd_rolling
+        candles.symbol,
+        candles.bucket_start_at
+    from {{ ref('candles_5m') }} as candles
+    inner join window_bounds
+        on
+            candles.symbol = window_bounds.symbol
+            and candles.bucket_start_at >= window_bounds.window_start_at
+            and candles.bucket_start_at < window_bounds.window_end_at
+),
+
+final as (
+    select cumulative.*
     from cumulative
-    where bucket_start_at >= window_start_at
+    inner join candle_buckets
+        on cumulative.symbol = candle_buckets.symbol and cumulative.bucket_start_at = candle_buckets.bucket_start_at
 )
 
-select * from final
+select final.*
+from final
+{{- features_keep_materialized('final') }}

@@ -4,11 +4,14 @@
         unique_key=['symbol', 'side', 'first_seen_at'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        indexes=[{'columns': ['symbol', 'bucket_start_at']}],
     )
 }}
 
-with windows as (
-    {{ features_windows() }}
+with window_bounds as (
+    -- Follows the level intervals: from the day of the last event materialized to the end
+    -- of what the intervals hold (or the explicit window).
+    {{ window_bounds(ref('int_features__iceberg_intervals'), 'quoted_at', '5m', follow=true) }}
 ),
 
 intervals as (
@@ -23,11 +26,11 @@ touched as (
         intervals.side,
         intervals.episode_started_at
     from intervals
-    inner join windows
+    inner join window_bounds
         on
-            intervals.symbol = windows.symbol
-            and intervals.quoted_at >= windows.window_start_at
-            and intervals.quoted_at < windows.window_end_at
+            intervals.symbol = window_bounds.symbol
+            and intervals.quoted_at >= window_bounds.window_start_at
+            and intervals.quoted_at < window_bounds.window_end_at
 ),
 
 level_intervals as (
@@ -52,9 +55,7 @@ events as (
         max(max_displayed_to_date) as max_displayed_qty,
         count(*) filter (where is_refill) as refill_count,
         coalesce(sum(hidden_qty_added), 0) as hidden_volume,
-        avg((displayed_after = displayed_before)::int::float8) filter (
-            where is_refill
-        ) as same_size_refill_share
+        avg((displayed_after = displayed_before)::int::float8) filter (where is_refill) as same_size_refill_share
     from level_intervals
     group by symbol, side, episode_started_at
 ),
@@ -68,6 +69,7 @@ final as (
         side,
         price,
         first_seen_at,
+        {{ bucket_start('5m', 'first_seen_at') }} as bucket_start_at,
         confirmed_at,
         last_seen_at,
         executed_volume,

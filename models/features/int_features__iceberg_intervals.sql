@@ -4,63 +4,91 @@
         unique_key=['symbol', 'side', 'quoted_at', 'update_id'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        indexes=[{'columns': ['symbol', 'bucket_start_at']}],
+        pre_hook="{{ features_window_hint() }}",
     )
 }}
 
 {%- set lookback = "interval '" ~ var('iceberg_lookback_minutes') ~ " minutes'" %}
-{#- Sizes are compared in integer units of 1e-8 (Binance's smallest lot): running sums of
-    float8 sizes drift by more than a lot over a week of trades. -#}
+{#- Sizes are compared as whole numbers of lots of 1e-8 (Binance's smallest size step),
+    summed in float8: exact while a window's running total stays below 2^53 lots (9e7 units
+    of the base asset); running sums of raw float8 sizes drift by more than a lot. -#}
 {%- set lot = 100000000 %}
 
-with windows as (
-    {{ features_windows() }}
+with window_bounds as (
+    {{ features_window_bounds() }}
+),
+
+window_trades as (
+    {{ window_filter(ref('stg_raw__trades'), 'traded_at') }}
+),
+
+earlier_trades as (
+    -- A level's history before the window: what it showed and executed in the lookback.
+    select earlier.*
+    from window_bounds
+    cross join lateral (
+        select trades.*
+        from {{ ref('stg_raw__trades') }} as trades
+        where
+            trades.symbol = window_bounds.symbol
+            and trades.traded_at >= window_bounds.window_start_at - {{ lookback }}
+            and trades.traded_at < window_bounds.window_start_at
+    ) as earlier
+),
+
+window_quotes as (
+    {{ window_filter(ref('stg_raw__l1_quotes'), 'quoted_at') }}
+),
+
+earlier_quotes as (
+    select earlier.*
+    from window_bounds
+    cross join lateral (
+        select quotes.*
+        from {{ ref('stg_raw__l1_quotes') }} as quotes
+        where
+            quotes.symbol = window_bounds.symbol
+            and quotes.quoted_at >= window_bounds.window_start_at - {{ lookback }}
+            and quotes.quoted_at < window_bounds.window_start_at
+    ) as earlier
 ),
 
 trades as (
     select
-        trades.symbol,
-        trades.traded_at as event_at,
+        symbol,
+        traded_at as event_at,
         0 as event_kind,
-        trades.trade_id as event_id,
-        trades.price,
-        trades.qty,
-        trades.is_buyer_maker,
-        null::float8[] as book,
-        windows.window_start_at
-    from {{ ref('stg_raw__trades') }} as trades
-    inner join windows
-        on
-            trades.symbol = windows.symbol
-            and trades.traded_at >= windows.window_start_at - {{ lookback }}
-            and trades.traded_at < windows.window_end_at
+        trade_id as event_id,
+        price,
+        qty,
+        is_buyer_maker,
+        null::float8[] as book
+    from (
+        select * from window_trades
+        union all
+        select * from earlier_trades
+    ) as all_trades
 ),
 
 quotes as (
-    -- An L1 state as one array that sorts by time: (epoch microseconds, update id, bid
-    -- price, bid size, ask price, ask size). Both ids fit a float8 exactly (< 2^53).
+    -- An L1 state as one array that sorts in time order: (epoch seconds, update id, bid
+    -- price, bid size, ask price, ask size). The float8 epoch keeps distinct microseconds
+    -- apart (its resolution is 2.4e-7 s today) and update ids fit exactly (< 2^53).
     select
-        quotes.symbol,
-        quotes.quoted_at as event_at,
+        symbol,
+        quoted_at as event_at,
         1 as event_kind,
-        quotes.update_id as event_id,
+        update_id as event_id,
         null::float8 as price,
         null::float8 as qty,
         null::boolean as is_buyer_maker,
-        array[
-            (extract(epoch from quotes.quoted_at) * 1000000)::float8,
-            quotes.update_id::float8,
-            quotes.bid_price,
-            quotes.bid_qty,
-            quotes.ask_price,
-            quotes.ask_qty
-        ] as book,
-        windows.window_start_at
-    from {{ ref('stg_raw__l1_quotes') }} as quotes
-    inner join windows
-        on
-            quotes.symbol = windows.symbol
-            and quotes.quoted_at >= windows.window_start_at - {{ lookback }}
-            and quotes.quoted_at < windows.window_end_at
+        array[date_part('epoch', quoted_at), update_id::float8, bid_price, bid_qty, ask_price, ask_qty] as book
+    from (
+        select * from window_quotes
+        union all
+        select * from earlier_quotes
+    ) as all_quotes
 ),
 
 tape as (
@@ -90,16 +118,13 @@ touches as (
         event_at,
         event_kind,
         event_id,
-        window_start_at,
         book,
         book_before,
         case
-            when event_kind = 0 and is_buyer_maker and price = book_before[3] then round(qty * {{ lot }})::bigint
-            else 0
+            when event_kind = 0 and is_buyer_maker and price = book_before[3] then round(qty * {{ lot }}) else 0
         end as bid_touch_lots,
         case
-            when event_kind = 0 and not is_buyer_maker and price = book_before[5] then round(qty * {{ lot }})::bigint
-            else 0
+            when event_kind = 0 and not is_buyer_maker and price = book_before[5] then round(qty * {{ lot }}) else 0
         end as ask_touch_lots,
         case
             when event_kind = 1 and (book[3] is distinct from book_before[3]) then event_at
@@ -130,7 +155,6 @@ quote_steps as (
         symbol,
         event_at as quoted_at,
         event_id as update_id,
-        window_start_at,
         book,
         book_before,
         bid_touched_lots - lag(bid_touched_lots) over by_quote as bid_executed_lots,
@@ -142,31 +166,35 @@ quote_steps as (
     window by_quote as (partition by symbol order by event_at, event_kind, event_id)
 ),
 
+executions as (
+    select * from quote_steps
+    where bid_executed_lots > 0 or ask_executed_lots > 0
+),
+
 intervals as (
     -- One row per quote and side where taker volume hit the level the previous quote showed.
     select
-        quote_steps.symbol,
+        executions.symbol,
         sides.side,
-        quote_steps.quoted_at,
-        quote_steps.update_id,
-        quote_steps.window_start_at,
+        executions.quoted_at,
+        executions.update_id,
         sides.episode_started_at,
         sides.price,
         sides.displayed_before,
         sides.executed_lots,
         case when sides.price_after = sides.price then sides.qty_after end as displayed_after,
         sides.executed_lots >= round(sides.displayed_before * {{ lot }}) as took_whole_display
-    from quote_steps
+    from executions
     cross join
         lateral (
             values
             (
-                'bid', quote_steps.bid_episode_started_at, quote_steps.book_before[3], quote_steps.book_before[4],
-                quote_steps.bid_executed_lots, quote_steps.book[3], quote_steps.book[4]
+                'bid', executions.bid_episode_started_at, executions.book_before[3], executions.book_before[4],
+                executions.bid_executed_lots, executions.book[3], executions.book[4]
             ),
             (
-                'ask', quote_steps.ask_episode_started_at, quote_steps.book_before[5], quote_steps.book_before[6],
-                quote_steps.ask_executed_lots, quote_steps.book[5], quote_steps.book[6]
+                'ask', executions.ask_episode_started_at, executions.book_before[5], executions.book_before[6],
+                executions.ask_executed_lots, executions.book[5], executions.book[6]
             )
         ) as sides (side, episode_started_at, price, displayed_before, executed_lots, price_after, qty_after)
     where sides.executed_lots > 0
@@ -233,23 +261,28 @@ hidden_increments as (
 
 final as (
     select
-        symbol,
-        side,
-        price,
-        episode_started_at,
-        quoted_at,
-        update_id,
-        displayed_before,
-        executed_lots::float8 / {{ lot }} as executed_qty,
-        displayed_after,
-        is_refill,
-        refills_to_date,
-        executed_lots_to_date::float8 / {{ lot }} as executed_to_date,
-        max_displayed_lots_to_date::float8 / {{ lot }} as max_displayed_to_date,
-        is_confirmed,
-        hidden_qty_added
+        hidden_increments.symbol,
+        {{ bucket_start('5m', 'hidden_increments.quoted_at') }} as bucket_start_at,
+        hidden_increments.side,
+        hidden_increments.price,
+        hidden_increments.episode_started_at,
+        hidden_increments.quoted_at,
+        hidden_increments.update_id,
+        hidden_increments.displayed_before,
+        hidden_increments.executed_lots::float8 / {{ lot }} as executed_qty,
+        hidden_increments.displayed_after,
+        hidden_increments.is_refill,
+        hidden_increments.refills_to_date,
+        hidden_increments.executed_lots_to_date::float8 / {{ lot }} as executed_to_date,
+        hidden_increments.max_displayed_lots_to_date::float8 / {{ lot }} as max_displayed_to_date,
+        hidden_increments.is_confirmed,
+        hidden_increments.hidden_qty_added
     from hidden_increments
-    where quoted_at >= window_start_at
+    inner join window_bounds
+        on
+            hidden_increments.symbol = window_bounds.symbol
+            and hidden_increments.quoted_at >= window_bounds.window_start_at
+            and hidden_increments.quoted_at < window_bounds.window_end_at
 )
 
 select * from final

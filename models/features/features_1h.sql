@@ -1,0 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['symbol', 'bucket_start_at'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
+    )
+}}
+
+{{ features_rollup('1h') }}

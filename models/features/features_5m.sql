@@ -1,0 +1,134 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['symbol', 'bucket_start_at'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
+    )
+}}
+
+with window_bounds as (
+    -- Follows the candles: from the day of the last bucket materialized here to the end of
+    -- what candles_5m holds (or the explicit window).
+    {{ window_bounds(ref('candles_5m'), 'bucket_start_at', '5m', follow=true) }}
+),
+
+candles as (
+    select
+        candles.symbol,
+        candles.bucket_start_at,
+        candles.open,
+        candles.high,
+        candles.low,
+        candles.close,
+        candles.volume,
+        candles.quote_volume,
+        candles.trade_count,
+        candles.vwap,
+        candles.is_complete,
+        candles.is_empty
+    from {{ ref('candles_5m') }} as candles
+    inner join window_bounds
+        on
+            candles.symbol = window_bounds.symbol
+            and candles.bucket_start_at >= window_bounds.window_start_at
+            and candles.bucket_start_at < window_bounds.window_end_at
+),
+
+trade_flow as (
+    select * from {{ ref('features_trade_flow_5m') }}
+),
+
+l1 as (
+    select * from {{ ref('features_l1_5m') }}
+),
+
+depth as (
+    select * from {{ ref('features_depth_5m') }}
+),
+
+gamma as (
+    select * from {{ ref('features_gamma_5m') }}
+),
+
+icebergs as (
+    select * from {{ ref('features_icebergs_5m') }}
+),
+
+final as (
+    -- Missing inputs stay NULL: no trades, no flow; no L1 update, no OFI/OBI (the coverage
+    -- says how much of the bucket had a known book); no usable snapshot, no depth or gamma.
+    select
+        candles.symbol,
+        candles.bucket_start_at,
+        candles.open,
+        candles.high,
+        candles.low,
+        candles.close,
+        candles.volume,
+        candles.quote_volume,
+        candles.trade_count,
+        candles.vwap,
+        candles.is_complete,
+        candles.is_empty,
+        trade_flow.taker_buy_volume,
+        trade_flow.taker_sell_volume,
+        trade_flow.volume_delta,
+        trade_flow.cvd_day,
+        trade_flow.cvd_rolling,
+        trade_flow.whale_order_count,
+        trade_flow.whale_buy_volume,
+        trade_flow.whale_sell_volume,
+        trade_flow.whale_volume_delta,
+        trade_flow.whale_cvd_day,
+        trade_flow.whale_cvd_rolling,
+        coalesce(l1.l1_update_count, 0) as l1_update_count,
+        coalesce(l1.l1_coverage, 0) as l1_coverage,
+        l1.ofi,
+        l1.ofi_normalized,
+        l1.l1_avg_depth,
+        l1.obi_l1_twap,
+        l1.obi_l1_close,
+        depth.depth_snapshot_at,
+        depth.obi_depth_1pct,
+        depth.obi_depth_2pct,
+        depth.obi_depth_3pct,
+        depth.obi_depth_4pct,
+        depth.obi_depth_5pct,
+        gamma.gamma_snapshot_at,
+        gamma.gamma_exposure,
+        gamma.max_abs_gamma_strike,
+        gamma.max_abs_gamma_strike / gamma.gamma_spot - 1 as max_abs_gamma_strike_distance,
+        gamma.zero_gamma_level,
+        gamma.zero_gamma_distance,
+        case
+            when l1.l1_update_count > 0 and trade_flow.symbol is not null then coalesce(icebergs.iceberg_bid_count, 0)
+        end as iceberg_bid_count,
+        case
+            when l1.l1_update_count > 0 and trade_flow.symbol is not null then coalesce(icebergs.iceberg_ask_count, 0)
+        end as iceberg_ask_count,
+        case
+            when l1.l1_update_count > 0 and trade_flow.symbol is not null
+                then coalesce(icebergs.iceberg_bid_hidden_volume, 0)
+        end as iceberg_bid_hidden_volume,
+        case
+            when l1.l1_update_count > 0 and trade_flow.symbol is not null
+                then coalesce(icebergs.iceberg_ask_hidden_volume, 0)
+        end as iceberg_ask_hidden_volume
+    from candles
+    left join trade_flow
+        on candles.symbol = trade_flow.symbol and candles.bucket_start_at = trade_flow.bucket_start_at
+    left join l1
+        on candles.symbol = l1.symbol and candles.bucket_start_at = l1.bucket_start_at
+    left join depth
+        on candles.symbol = depth.symbol and candles.bucket_start_at = depth.bucket_start_at
+    left join gamma
+        on candles.symbol = gamma.symbol and candles.bucket_start_at = gamma.bucket_start_at
+    left join icebergs
+        on candles.symbol = icebergs.symbol and candles.bucket_start_at = icebergs.bucket_start_at
+)
+
+select final.*
+from final
+{{- features_keep_materialized('final') }}
