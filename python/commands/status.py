@@ -4,8 +4,9 @@ backfill and training, saying "not built yet" for whatever dbt has not made yet.
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+from datetime import datetime, timezone
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -17,6 +18,8 @@ from sniper.training.gate import READY
 
 console = Console()
 NOT_BUILT = "not built yet"
+# Free-text columns (reasons, verdicts) keep at least this width and wrap; the others never wrap.
+MIN_TEXT_WIDTH = 16
 
 
 def register(nouns: argparse._SubParsersAction) -> None:
@@ -25,15 +28,27 @@ def register(nouns: argparse._SubParsersAction) -> None:
 
 
 def _at(value: datetime | None) -> str:
-    return f"{value:%Y-%m-%d %H:%M}" if value else "-"
+    """A timestamp in UTC, to the minute."""
+    return f"{value.astimezone(timezone.utc):%Y-%m-%d %H:%M}" if value else "-"
 
 
 def _share(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
+def _table(title: str, *columns: str, wrap: tuple[str, ...] = ()) -> Table:
+    """A compact table; only the columns named in ``wrap`` may wrap (numbers and times never do)."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in columns:
+        numeric = column in {"rows", "buckets", "complete", "trades", "win rate", "Sharpe", "max DD", "seconds"}
+        table.add_column(column, no_wrap=column not in wrap, justify="right" if numeric else "left",
+                         overflow="fold" if column in wrap else "ellipsis",
+                         min_width=MIN_TEXT_WIDTH if column in wrap else None)
+    return table
+
+
 def _raw_table(counts) -> Table:
-    table = Table("raw table", "rows", "first", "last", title="raw rows", title_justify="left")
+    table = _table("raw rows", "raw table", "rows", "first", "last")
     for row in counts:
         table.add_row(row.table, f"{row.rows:,}", _at(row.first_ts), _at(row.last_ts))
     return table
@@ -44,8 +59,8 @@ def _candles(windows: list[warehouse.CandleWindow] | None) -> Table | str:
         return f"candles: {NOT_BUILT} (run `sniper backfill run`)"
     if not windows:
         return "candles: built, but no bucket materialized yet"
-    table = Table("symbol", "timeframe", "first bucket", "last bucket", "buckets", "complete",
-                  title="materialized candles", title_justify="left")
+    table = _table("materialized candles", "symbol", "timeframe", "first bucket", "last bucket", "buckets",
+                   "complete")
     for window in sorted(windows, key=lambda w: (w.symbol, warehouse.TIMEFRAMES.index(w.timeframe))):
         table.add_row(window.symbol, window.timeframe, _at(window.first_bucket_at), _at(window.last_bucket_at),
                       f"{window.buckets:,}", _share(window.complete_share))
@@ -57,8 +72,8 @@ def _coverage(rows: list[warehouse.Coverage] | None) -> Table | str:
         return f"coverage: {NOT_BUILT} (regimes.coverage_summary)"
     if not rows:
         return "coverage: no month with a known price yet"
-    table = Table("symbol", "months", "bull", "bear", "sideways", "requirement",
-                  title="coverage vs requirement (materialized / required)", title_justify="left")
+    table = _table("coverage vs requirement (materialized / required months)", "symbol", "months", "bull", "bear",
+                   "sideways", "requirement")
     for row in rows:
         table.add_row(
             row.symbol,
@@ -74,8 +89,8 @@ def _coverage(rows: list[warehouse.Coverage] | None) -> Table | str:
 def _backfill(attempts: list[warehouse.BackfillAttempt] | None) -> Table | str:
     if not attempts:
         return "backfill: no attempt yet"
-    table = Table("started", "symbol", "window", "status", "rows", "seconds", "reason / error",
-                  title="last backfill attempts", title_justify="left")
+    table = _table("last backfill attempts", "started", "symbol", "window", "status", "rows", "seconds",
+                   "reason / error", wrap=("reason / error",))
     colours = {"succeeded": "green", "failed": "red", "running": "yellow"}
     for attempt in attempts:
         table.add_row(
@@ -93,10 +108,10 @@ def _training(runs: list[warehouse.TrainingRun] | None) -> list[Table | str]:
         return ["training: no run yet (run `sniper train`)"]
     current = runs[0]
     colour = "green" if current.verdict == READY else "yellow"
-    table = Table("created", "run", "model", "trades", "win rate", "Sharpe", "max drawdown", "verdict",
-                  title="last training runs", title_justify="left")
+    table = _table("last training runs", "created", "run", "trades", "win rate", "Sharpe", "max DD", "verdict",
+                   wrap=("verdict",))
     for run in runs:
-        table.add_row(_at(run.created_at), run.run_id, run.model_kind, f"{run.n_trades:,}", _share(run.win_rate),
+        table.add_row(_at(run.created_at), run.run_id, f"{run.n_trades:,}", _share(run.win_rate),
                       "n/a" if run.sharpe is None else f"{run.sharpe:.2f}", _share(run.max_drawdown), run.verdict)
     return [table, f"current verdict: [bold {colour}]{current.verdict}[/] (run {current.run_id}, "
                    f"{_at(current.created_at)})"]
@@ -117,7 +132,7 @@ def run(_: argparse.Namespace) -> int:
             _backfill(warehouse.backfill_attempts(conn)),
             *_training(warehouse.training_runs(conn)),
         ]
-    console.print(f"database: {target.kind}, {version}, {target.display}")
+    console.print(f"database: {target.kind}, {version}, {target.display} (times in UTC)")
     for section in sections:
         console.print(section)
     return 0

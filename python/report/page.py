@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import timezone
 from html import escape
 from string import Template
 
@@ -111,7 +112,7 @@ def header(data: ReportData) -> str:
     ready = run.verdict == READY
     return (
         f"<h1>sniper model report: {escape(run.run_id)}</h1>\n"
-        f'<p class="meta">{escape(run.model_kind)} model trained {run.created_at:%Y-%m-%d %H:%M} UTC on '
+        f'<p class="meta">{escape(run.model_kind)} model trained {run.created_at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC on '
         f"{run.train_start_date} .. {run.data_end_date} (data from {run.data_start_date}); features "
         f"{escape(', '.join(run.features))} ({len(run.feature_columns)} columns); code {escape(run.code_version)}; "
         f"artifacts {escape(run.artifact_dir)}</p>\n"

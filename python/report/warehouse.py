@@ -61,7 +61,6 @@ class BackfillAttempt:
 class TrainingRun:
     run_id: str
     created_at: datetime
-    model_kind: str
     n_trades: int
     win_rate: float | None
     sharpe: float | None
