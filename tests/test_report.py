@@ -284,7 +284,7 @@ def test_report_of_the_newest_run(warehouse, tmp_path):
     assert sorted(ids(page, "sharpe-")) == sorted(f"{e}-{r}" for e, r, s, _ in REGIME_ROWS if s is not None)
     assert sorted(ids(page, "drawdown-")) == sorted(f"{e}-{r}" for e, r, _, d in REGIME_ROWS if d is not None)
     # Long share: overall plus every month with trades.
-    assert ids(page, "side-long-") == ["all test trades"] + [m for m, _, n, _, _ in MONTHS if n]
+    assert ids(page, "side-long-") == ["overall"] + [m for m, _, n, _, _ in MONTHS if n]
     # Feature importance, largest first.
     assert ids(page, "importance-") == [
         name for name, _ in sorted(IMPORTANCE.items(), key=lambda item: (-item[1], item[0]))
@@ -349,3 +349,13 @@ def test_default_path_is_under_the_project(monkeypatch, tmp_path):
         assert default_path("2025-01-02T10:00/x") == Path(tmp_path) / "reports" / "report-2025-01-02T10_00_x.html"
     finally:
         get_settings.cache_clear()
+
+
+def test_a_run_whose_json_breaks_the_contract_is_one_line_and_exit_2(database, tmp_path):
+    with database.connect() as conn:
+        _insert_run(conn, "run-odd", datetime(2025, 1, 1, tzinfo=UTC), verdict="KEEP COLLECTING DATA", exit_code=3,
+                    criteria=[{"name": "win rate", "passed": False}], alarms=[], diagnosis=DIAGNOSIS,
+                    importance={})
+    result = run_cli("report", "--out", str(tmp_path / "r.html"))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "run-odd" in result.stderr and "criteria.0" in result.stderr

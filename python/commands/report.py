@@ -9,8 +9,6 @@ from pathlib import Path
 from sniper.db.connection import connect
 from sniper.db.migrate import migrate
 from sniper.errors import UserError
-from sniper.report.data import load_report_data
-from sniper.report.page import render
 from sniper.settings import get_settings
 
 
@@ -27,6 +25,10 @@ def default_path(run_id: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    # pandas and matplotlib load here, not when any other sniper command starts.
+    from sniper.report.data import load_report_data
+    from sniper.report.page import render
+
     with connect() as conn:
         migrate(conn)
         data = load_report_data(conn, args.run)

@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 import pandas as pd
 import psycopg
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from sniper.errors import UserError
 from sniper.report.relations import relation_exists
@@ -82,7 +82,12 @@ def load_run(conn: psycopg.Connection, run_id: str) -> ModelRun:
     row = cursor.fetchone()
     if row is None:
         raise UserError(f"no run {run_id!r} in evaluation.model_runs")
-    return ModelRun(**dict(zip([column.name for column in cursor.description], row, strict=True)))
+    try:
+        return ModelRun(**dict(zip([column.name for column in cursor.description], row, strict=True)))
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise UserError(f"run {run_id!r} in evaluation.model_runs is not readable: {where}: {first['msg']}") from None
 
 
 def _mode(counts: Counter) -> str:

@@ -8,7 +8,7 @@ references no URL at all. Elements a reader (or a test) may want to find carry a
 ``id`` (matplotlib's ``gid``): ``winrate-bar-<month>``, ``alarm-<month>``,
 ``band-<month>-<regime>``, ``equity-<fold>``, ``coverage-cell-<symbol>-<month>-<state>``,
 ``importance-<column>``, ``sharpe-<evaluation>-<regime>``, ``drawdown-<evaluation>-<regime>``,
-``side-long-<label>``.
+``side-long-overall`` and ``side-long-<month>``.
 """
 
 from __future__ import annotations
@@ -217,22 +217,23 @@ def regime_performance(regimes: pd.DataFrame, *, min_sharpe: float, max_drawdown
 
 def side_shares(overall_long_share: float | None, months: pd.DataFrame, *, max_side_share: float) -> str:
     """Share of long and short trades, over all walk-forward test trades and per test month."""
-    rows = [("all test trades", _number(overall_long_share))]
-    rows += [(str(month), _number(share)) for month, share in zip(months["month"], months["long_share"], strict=True)]
+    rows = [("all test trades", "overall", _number(overall_long_share))]
+    rows += [(str(month), str(month), _number(share))
+             for month, share in zip(months["month"], months["long_share"], strict=True)]
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(12, 0.32 * len(rows) + 1.3), layout="constrained")
         ax = fig.add_subplot()
-        for index, (label, share) in enumerate(rows):
+        for index, (_, key, share) in enumerate(rows):
             if math.isnan(share):
                 ax.text(50, index, "no trades", ha="center", va="center", fontsize=8)
                 continue
-            ax.barh(index, share * 100, color=LONG_COLOUR, height=0.7, gid=f"side-long-{label}")
+            ax.barh(index, share * 100, color=LONG_COLOUR, height=0.7, gid=f"side-long-{key}")
             ax.barh(index, (1 - share) * 100, left=share * 100, color=SHORT_COLOUR, height=0.7)
             ax.text(1, index, f"long {share:.0%}", va="center", color="white", fontsize=7.5)
             ax.text(99, index, f"short {1 - share:.0%}", va="center", ha="right", color="white", fontsize=7.5)
         for limit in (1 - max_side_share, max_side_share):
             ax.axvline(limit * 100, color=ALARM_COLOUR, linestyle="--", linewidth=1)
-        ax.set_yticks(range(len(rows)), [label for label, _ in rows])
+        ax.set_yticks(range(len(rows)), [label for label, _, _ in rows])
         ax.invert_yaxis()
         ax.set_xlim(0, 100)
         ax.set_xlabel("share of trades (%)")
