@@ -32,7 +32,7 @@ trades as (
             window_trades.qty,
             window_trades.quote_qty,
             window_trades.is_buyer_maker
-        from ({{ window_filter(trades, 'traded_at', 'window_bounds', exact=false) }}) as window_trades
+        from ({{ window_filter(trades, 'traded_at', 'window_bounds', exact=false, hinted=true) }}) as window_trades
     )
 
     select * from windowed_trades

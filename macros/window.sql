@@ -82,8 +82,13 @@
 
 {% macro window_end_literal() -%}
     {%- set start = window_start_var() -%}
-    {{ return(none if start is none else
-        "(timestamptz '" ~ start ~ " 00:00:00+00' + interval '" ~ window_days_var() ~ " days')") }}
+    {%- if start is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {#- Computed here, not in SQL: timestamptz + interval is only stable, and a filter that
+        is not a constant would be evaluated on every row of the window's partitions. -#}
+    {%- set end = modules.datetime.datetime.strptime(start, '%Y-%m-%d') + modules.datetime.timedelta(days=window_days_var()) -%}
+    {{ return("timestamptz '" ~ end.strftime('%Y-%m-%d') ~ " 00:00:00+00'") }}
 {%- endmacro %}
 
 {#- The symbols a run covers: the var, or every symbol of `events` (a loose index scan
@@ -221,35 +226,46 @@
         set_config({{ window_hint_setting('bounds') }}, coalesce(json_agg(bounds)::text, '[]'), true),
         set_config({{ window_hint_setting('start_at') }}, coalesce(min(bounds.window_start_at), 'infinity')::text, true),
         set_config({{ window_hint_setting('end_at') }}, coalesce(max(bounds.window_end_at), '-infinity')::text, true)
+        {%- if window_start_var() is none %},
+        -- The next window is known only now, not when the SQL was compiled: read it through
+        -- the (symbol, ts) index, its bounds evaluated once per scan, instead of evaluating
+        -- the hint on every row of a sequential scan (a window_start run uses literals).
+        set_config('enable_seqscan', 'off', true)
+        {%- endif %}
     from ({{ window_bounds_computed(events, time_column, timeframe, coverage, false) }}) as bounds
 {%- endmacro %}
 
-{#- Rows of `relation` inside the window. The time range of all symbols' windows is a
-    predicate on time_column the planner can see when the hint is set (with it, a window
-    prunes to its partitions at executor start-up, and the planner counts its rows for what
-    they are); without it, the range comes from the bounds at run time. exact=true also
-    keeps each symbol's rows inside its own window (a join); exact=false leaves that to the
-    caller, who may do it more cheaply on aggregates (the candles do it per bucket). -#}
-{% macro window_filter(relation, time_column, bounds='window_bounds', exact=true) -%}
+{#- Rows of `relation` inside the window. Its time range (the union of the symbols' windows)
+    is a predicate on time_column that reaches the partitions: literals with window_start
+    (pruned when planned); with hinted=true (the model has window_hint as pre_hook) the
+    run's hint, which the planner sees when it plans (pruning at executor start-up, row
+    estimates); otherwise the bounds themselves, pruned when the statement runs. exact=true
+    also keeps each symbol's rows inside its own window (a join); exact=false leaves that
+    to the caller, who may do it more cheaply on aggregates (the candles do it per bucket).
+    Without the hint (as in dbt unit tests) hinted=true reads the whole relation. -#}
+{% macro window_filter(relation, time_column, bounds='window_bounds', exact=true, hinted=false) -%}
     {%- set symbols = symbols_var() -%}
+    {%- set column = 'filtered.' ~ time_column -%}
     select filtered.*
     from {{ relation }} as filtered
     {%- if exact %}
         inner join {{ bounds }}
             on
                 filtered.symbol = {{ bounds }}.symbol
-                and filtered.{{ time_column }} >= {{ bounds }}.window_start_at
-                and filtered.{{ time_column }} < {{ bounds }}.window_end_at
+                and {{ column }} >= {{ bounds }}.window_start_at
+                and {{ column }} < {{ bounds }}.window_end_at
     {%- endif %}
     where
-        filtered.{{ time_column }} >= coalesce(
-            {{ window_hint_value('start_at') }}::timestamptz,
-            (select min({{ bounds }}.window_start_at) from {{ bounds }})
-        )
-        and filtered.{{ time_column }} < coalesce(
-            {{ window_hint_value('end_at') }}::timestamptz,
-            (select max({{ bounds }}.window_end_at) from {{ bounds }})
-        )
+        {%- if window_start_var() is not none %}
+            {{ column }} >= {{ window_start_literal() }}
+            and {{ column }} < {{ window_end_literal() }}
+        {%- elif hinted %}
+            {{ column }} >= coalesce({{ window_hint_value('start_at') }}::timestamptz, '-infinity')
+            and {{ column }} < coalesce({{ window_hint_value('end_at') }}::timestamptz, 'infinity')
+        {%- else %}
+            {{ column }} >= (select min({{ bounds }}.window_start_at) from {{ bounds }})
+            and {{ column }} < (select max({{ bounds }}.window_end_at) from {{ bounds }})
+        {%- endif %}
         {%- if symbols %}
             and filtered.symbol in ({% for symbol in symbols %}'{{ symbol }}'{{ ", " if not loop.last }}{% endfor %})
         {%- endif %}
