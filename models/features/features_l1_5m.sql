@@ -77,10 +77,14 @@ events as (
         bucket_start_at,
         window_start_at,
         window_end_at,
-        case when bid_price >= previous_bid_price then bid_qty else 0 end
-        - case when bid_price <= previous_bid_price then previous_bid_qty else 0 end
-        - case when ask_price <= previous_ask_price then ask_qty else 0 end
-        + case when ask_price >= previous_ask_price then previous_ask_qty else 0 end as ofi_event,
+        case
+            when previous_bid_price is not null
+                then
+                    case when bid_price >= previous_bid_price then bid_qty else 0 end
+                    - case when bid_price <= previous_bid_price then previous_bid_qty else 0 end
+                    - case when ask_price <= previous_ask_price then ask_qty else 0 end
+                    + case when ask_price >= previous_ask_price then previous_ask_qty else 0 end
+        end as ofi_event,
         (bid_qty - ask_qty) / nullif(bid_qty + ask_qty, 0) as obi,
         (bid_qty + ask_qty) / 2 as l1_depth,
         next_quoted_at is null
@@ -97,10 +101,15 @@ events as (
 ),
 
 segments as (
+    -- Durations in whole microseconds (float8 sums of whole numbers are exact here).
     select
         *,
-        date_part('epoch', least(valid_until, bucket_start_at + interval '5 minutes') - quoted_at) as own_seconds,
-        greatest(date_part('epoch', valid_until - (bucket_start_at + interval '5 minutes')), 0) as spill_seconds
+        round(
+            date_part('epoch', least(valid_until, bucket_start_at + interval '5 minutes') - quoted_at) * 1000000
+        ) as own_us,
+        greatest(
+            round(date_part('epoch', valid_until - (bucket_start_at + interval '5 minutes')) * 1000000), 0
+        ) as spill_us
     from events
 ),
 
@@ -114,13 +123,13 @@ bucket_sums as (
         count(*) as l1_update_count,
         sum(ofi_event) as ofi,
         avg(l1_depth) as l1_avg_depth,
-        sum(obi * own_seconds) as obi_seconds,
-        sum(own_seconds) filter (where obi is not null) as obi_covered_seconds,
-        sum(own_seconds) as covered_seconds,
+        sum(obi * own_us) as obi_us,
+        sum(own_us) filter (where obi is not null) as obi_covered_us,
+        sum(own_us) as covered_us,
         max(obi) filter (where is_last_in_bucket) as obi_l1_close,
-        sum(obi * spill_seconds) as spilled_obi_seconds,
-        sum(spill_seconds) filter (where obi is not null) as spilled_obi_covered_seconds,
-        sum(spill_seconds) as spilled_seconds
+        sum(obi * spill_us) as spilled_obi_us,
+        sum(spill_us) filter (where obi is not null) as spilled_obi_covered_us,
+        sum(spill_us) as spilled_us
     from segments
     group by symbol, bucket_start_at
 ),
@@ -135,12 +144,12 @@ carried_in as (
     select
         symbol,
         bucket_start_at + interval '5 minutes' as bucket_start_at,
-        spilled_obi_seconds as obi_seconds,
-        spilled_obi_covered_seconds as obi_covered_seconds,
-        spilled_seconds as covered_seconds
+        spilled_obi_us as obi_us,
+        spilled_obi_covered_us as obi_covered_us,
+        spilled_us as covered_us
     from bucket_sums
     where
-        spilled_seconds > 0
+        spilled_us > 0
         and bucket_start_at + interval '5 minutes' >= window_start_at
         and bucket_start_at + interval '5 minutes' < window_end_at
 ),
@@ -153,10 +162,9 @@ combined as (
         own_buckets.ofi,
         own_buckets.l1_avg_depth,
         own_buckets.obi_l1_close,
-        coalesce(own_buckets.obi_seconds, 0) + coalesce(carried_in.obi_seconds, 0) as obi_seconds,
-        coalesce(own_buckets.obi_covered_seconds, 0)
-        + coalesce(carried_in.obi_covered_seconds, 0) as obi_covered_seconds,
-        coalesce(own_buckets.covered_seconds, 0) + coalesce(carried_in.covered_seconds, 0) as covered_seconds
+        coalesce(own_buckets.obi_us, 0) + coalesce(carried_in.obi_us, 0) as obi_us,
+        coalesce(own_buckets.obi_covered_us, 0) + coalesce(carried_in.obi_covered_us, 0) as obi_covered_us,
+        coalesce(own_buckets.covered_us, 0) + coalesce(carried_in.covered_us, 0) as covered_us
     from own_buckets
     full outer join carried_in
         on
@@ -183,12 +191,12 @@ final as (
         combined.symbol,
         combined.bucket_start_at,
         combined.l1_update_count,
-        combined.covered_seconds / 300.0 as l1_coverage,
+        combined.covered_us / 300000000.0 as l1_coverage,
         combined.ofi,
         combined.l1_avg_depth,
         combined.ofi / nullif(combined.l1_avg_depth, 0) as ofi_normalized,
         case
-            when combined.l1_update_count > 0 then combined.obi_seconds / nullif(combined.obi_covered_seconds, 0)
+            when combined.l1_update_count > 0 then combined.obi_us / nullif(combined.obi_covered_us, 0)
         end as obi_l1_twap,
         combined.obi_l1_close
     from combined
