@@ -1,5 +1,7 @@
 -- One row per symbol, timeframe and bucket: every candle table in one relation for analysts.
+-- Columns listed, not *: UNION ALL matches columns by position.
 with
+
 candles_5m as (
     select * from {{ ref('candles_5m') }}
 ),
@@ -31,49 +33,154 @@ candles_1mo as (
 unioned as (
     select
         '5m' as timeframe,
-        *
+        symbol,
+        bucket_start_at,
+        open,
+        high,
+        low,
+        close,
+        volume,
+        quote_volume,
+        trade_count,
+        taker_buy_volume,
+        taker_sell_volume,
+        vwap,
+        first_trade_id,
+        last_trade_id,
+        is_complete,
+        is_empty
     from candles_5m
 
     union all
 
     select
         '15m' as timeframe,
-        *
+        symbol,
+        bucket_start_at,
+        open,
+        high,
+        low,
+        close,
+        volume,
+        quote_volume,
+        trade_count,
+        taker_buy_volume,
+        taker_sell_volume,
+        vwap,
+        first_trade_id,
+        last_trade_id,
+        is_complete,
+        is_empty
     from candles_15m
 
     union all
 
     select
         '1h' as timeframe,
-        *
+        symbol,
+        bucket_start_at,
+        open,
+        high,
+        low,
+        close,
+        volume,
+        quote_volume,
+        trade_count,
+        taker_buy_volume,
+        taker_sell_volume,
+        vwap,
+        first_trade_id,
+        last_trade_id,
+        is_complete,
+        is_empty
     from candles_1h
 
     union all
 
     select
         '4h' as timeframe,
-        *
+        symbol,
+        bucket_start_at,
+        open,
+        high,
+        low,
+        close,
+        volume,
+        quote_volume,
+        trade_count,
+        taker_buy_volume,
+        taker_sell_volume,
+        vwap,
+        first_trade_id,
+        last_trade_id,
+        is_complete,
+        is_empty
     from candles_4h
 
     union all
 
     select
         '1d' as timeframe,
-        *
+        symbol,
+        bucket_start_at,
+        open,
+        high,
+        low,
+        close,
+        volume,
+        quote_volume,
+        trade_count,
+        taker_buy_volume,
+        taker_sell_volume,
+        vwap,
+        first_trade_id,
+        last_trade_id,
+        is_complete,
+        is_empty
     from candles_1d
 
     union all
 
     select
         '1w' as timeframe,
-        *
+        symbol,
+        bucket_start_at,
+        open,
+        high,
+        low,
+        close,
+        volume,
+        quote_volume,
+        trade_count,
+        taker_buy_volume,
+        taker_sell_volume,
+        vwap,
+        first_trade_id,
+        last_trade_id,
+        is_complete,
+        is_empty
     from candles_1w
 
     union all
 
     select
         '1mo' as timeframe,
-        *
+        symbol,
+        bucket_start_at,
+        open,
+        high,
+        low,
+        close,
+        volume,
+        quote_volume,
+        trade_count,
+        taker_buy_volume,
+        taker_sell_volume,
+        vwap,
+        first_trade_id,
+        last_trade_id,
+        is_complete,
+        is_empty
     from candles_1mo
 )
 

@@ -1,0 +1,77 @@
+-- Assert 1h candles (rolled up from 5m) equal 1h candles computed straight from the trades, over the run's window.
+-- Compared: open and close (first and last trade by time, then trade id), high, low, volume, trade count.
+with hours as (
+    select *
+    from {{ ref('candles_1h') }}
+    where
+        not is_empty
+        and {{ window_test_filter('bucket_start_at', ref('candles_1h'), '1h') }}
+),
+
+hour_trades as (
+    select
+        hours.symbol,
+        hours.bucket_start_at,
+        max(trades.price) as high_price,
+        min(trades.price) as low_price,
+        sum(trades.qty) as volume,
+        count(*) as trade_count
+    from hours
+    inner join {{ ref('stg_raw__trades') }} as trades
+        on
+            hours.symbol = trades.symbol
+            and hours.bucket_start_at <= trades.traded_at
+            and hours.bucket_start_at + interval '1 hour' > trades.traded_at
+    group by hours.symbol, hours.bucket_start_at
+),
+
+from_trades as (
+    select
+        hour_trades.*,
+        first_trade.price as open_price,
+        last_trade.price as close_price
+    from hour_trades
+    left join lateral (
+        select trades.price
+        from {{ ref('stg_raw__trades') }} as trades
+        where
+            trades.symbol = hour_trades.symbol
+            and trades.traded_at >= hour_trades.bucket_start_at
+            and trades.traded_at < hour_trades.bucket_start_at + interval '1 hour'
+        order by trades.traded_at asc, trades.trade_id asc
+        limit 1
+    ) as first_trade on true
+    left join lateral (
+        select trades.price
+        from {{ ref('stg_raw__trades') }} as trades
+        where
+            trades.symbol = hour_trades.symbol
+            and trades.traded_at >= hour_trades.bucket_start_at
+            and trades.traded_at < hour_trades.bucket_start_at + interval '1 hour'
+        order by trades.traded_at desc, trades.trade_id desc
+        limit 1
+    ) as last_trade on true
+)
+
+select
+    hours.symbol,
+    hours.bucket_start_at,
+    hours.open,
+    from_trades.open_price,
+    hours.close,
+    from_trades.close_price,
+    hours.trade_count,
+    from_trades.trade_count as trades_trade_count
+from hours
+left join from_trades
+    on
+        hours.symbol = from_trades.symbol
+        and hours.bucket_start_at = from_trades.bucket_start_at
+where
+    from_trades.symbol is null
+    or hours.open <> from_trades.open_price
+    or hours.close <> from_trades.close_price
+    or hours.high <> from_trades.high_price
+    or hours.low <> from_trades.low_price
+    or hours.trade_count <> from_trades.trade_count
+    or abs(hours.volume - from_trades.volume) > 1e-9 * greatest(from_trades.volume, 1)
