@@ -25,8 +25,14 @@ from sniper.settings import get_settings
 from sniper.warehouse import dbt_connection_env
 
 # Everything downstream of the candles is rebuilt for the window: candles, then the
-# features, regimes and coverage that read them.
+# features, regimes and coverage that read them. The ml tables (labels, the dataset)
+# are rebuilt by the training flow, once per training run, not once per window.
 WINDOWED_SELECTION = "candles+"
+NOT_PER_WINDOW = "path:models/ml"
+# A window holding no tick (1970-01-05 was a Monday): building it creates any missing
+# table and refreshes regimes and coverage from the exchange's klines, materializing
+# nothing, so the planner knows every month's regime before the first real window.
+EMPTY_WINDOW = {"window_start": "1970-01-05", "window_days": 1, "candle_retention_mode": "backfill"}
 
 
 @dataclass(frozen=True)
@@ -48,13 +54,13 @@ def window_days_for_memory(window_days: int, low_memory_window_days: int, min_av
 
 def dbt_invoke(args: list[str]):
     """Run dbt through prefect-dbt's runner: each dbt node becomes a Prefect task."""
+    from dbt_common.events.base_types import EventLevel
     from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
     project_dir = get_settings().project_dir
-    runner = PrefectDbtRunner(
-        settings=PrefectDbtSettings(project_dir=project_dir, profiles_dir=project_dir),
-        raise_on_failure=True,
-    )
+    # Explicit: prefect-dbt would derive it from Prefect's level, and "warning" is no dbt level.
+    settings = PrefectDbtSettings(project_dir=project_dir, profiles_dir=project_dir, log_level=EventLevel.WARN)
+    runner = PrefectDbtRunner(settings=settings, raise_on_failure=True)
     with dbt_connection_env():
         return runner.invoke(args)
 
@@ -68,10 +74,11 @@ def rows_written(result) -> int:
     return total
 
 
-@task(name="prepare-staging")
-def prepare_staging() -> None:
-    """Staging views are cheap and must exist before the first window."""
-    dbt_invoke(["run", "--select", "staging"])
+@task(name="prepare-warehouse")
+def prepare_warehouse() -> None:
+    """Staging views, every windowed table, and regimes and coverage refreshed from klines."""
+    dbt_invoke(["run", "--select", "staging", WINDOWED_SELECTION, "--exclude", NOT_PER_WINDOW,
+                "--vars", json.dumps(EMPTY_WINDOW)])
 
 
 @task(name="materialize-window")
@@ -88,7 +95,9 @@ def materialize_window(window: PlannedWindow, force_recompute: bool) -> WindowRe
         attempt = start_attempt(conn, window, flow_run.get_id())
     started = time.perf_counter()
     try:
-        result = dbt_invoke(["build", "--select", WINDOWED_SELECTION, "--vars", json.dumps(dbt_vars)])
+        # Unit tests check the SQL, not the data: the test suite runs them, not every window.
+        result = dbt_invoke(["build", "--select", WINDOWED_SELECTION, "--exclude", NOT_PER_WINDOW,
+                             "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)])
     except Exception as error:  # the ledger records every failure, then the flow fails
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         with connect(autocommit=True) as conn:
@@ -120,7 +129,7 @@ def backfill(
         with connect(autocommit=True) as conn:
             mark_interrupted(conn)
             chosen = symbols or known_symbols(conn)
-        prepare_staging()
+        prepare_warehouse()
         results: list[WindowResult] = []
         for symbol in chosen:
             for _ in range(weeks if window_start is None else 1):
