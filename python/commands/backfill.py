@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 
 from rich.console import Console
@@ -13,6 +11,7 @@ from rich.table import Table
 from sniper.backfill.planner import known_symbols, plan
 from sniper.db.connection import connect
 from sniper.db.migrate import migrate
+from sniper.prefect_env import quiet_prefect
 from sniper.validation import parse_date, parse_symbols
 
 console = Console()
@@ -69,9 +68,16 @@ def run_once(args: argparse.Namespace) -> int:
         migrate(conn)
         conn.commit()
         symbols = _symbols(args, conn)
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    logging.getLogger("prefect").setLevel(logging.WARNING)
-    from sniper.backfill.ledger import BackfillAlreadyRunning
+    from sniper.backfill.ledger import BackfillAlreadyRunning, BackfillLock
+
+    try:
+        # Fail fast, before Prefect starts; the flow takes the lock for real.
+        with connect(autocommit=True) as conn, BackfillLock(conn):
+            pass
+    except BackfillAlreadyRunning as error:
+        sys.stderr.write(f"sniper: {error}\n")
+        return EXIT_ALREADY_RUNNING
+    quiet_prefect()
     from sniper.flows.backfill import backfill
 
     try:

@@ -1,0 +1,51 @@
+"""Weekly retraining as a Prefect flow: build the ml models, train, evaluate, store, verdict."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow, get_run_logger, task
+
+from sniper.flows.backfill import dbt_invoke
+from sniper.training.pipeline import TrainRequest, run_training
+
+
+@task(name="build-training-dataset")
+def build_dataset() -> None:
+    """Labels and the dataset are tables rebuilt from the candles and features (see docs/training.md)."""
+    dbt_invoke(["build", "--select", "ml"])
+
+
+@task(name="train-and-evaluate")
+def train_and_evaluate(request: TrainRequest) -> dict:
+    outcome = run_training(request)
+    return {
+        "run_id": outcome.run_id,
+        "verdict": outcome.summary.gate.verdict,
+        "exit_code": outcome.summary.gate.exit_code,
+        "report": outcome.summary.gate.report(),
+        "alarms": [alarm.message for alarm in outcome.summary.alarms],
+        "diagnosis": outcome.summary.diagnosis.message,
+        "artifact_dir": str(outcome.artifact_dir),
+        "train_start": outcome.train_start.isoformat(),
+        "data_end": outcome.data_end.isoformat(),
+    }
+
+
+@flow(name="train")
+def train(
+    data_range: str = "last_3_months",
+    model: str = "xgboost",
+    features: list[str] | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> dict:
+    """The roadmap's `train_sniper_entry_model.py`, as a flow with the same parameters."""
+    request = TrainRequest(
+        data_range=data_range, model=model, start=start, end=end,
+        **({"features": features} if features else {}),
+    )
+    build_dataset()
+    result = train_and_evaluate(request)
+    get_run_logger().info("%s (run %s)", result["verdict"], result["run_id"])
+    return result

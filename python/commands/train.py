@@ -1,0 +1,51 @@
+"""``sniper train``: the roadmap's training command, run as the Prefect flow once."""
+
+from __future__ import annotations
+
+import argparse
+
+from pydantic import ValidationError
+from rich.console import Console
+
+from sniper.errors import UserError
+from sniper.prefect_env import quiet_prefect
+from sniper.training.features import feature_columns
+from sniper.training.models import model_kind
+from sniper.validation import parse_date
+
+console = Console()
+
+
+def register(nouns: argparse._SubParsersAction) -> None:
+    parser = nouns.add_parser("train", help="train and evaluate the sniper-entry model; prints the verdict")
+    parser.add_argument("--data-range", default="last_3_months",
+                        choices=["last_1_month", "last_3_months", "last_6_months", "last_12_months", "all"])
+    parser.add_argument("--start", help="first day of the training window (overrides --data-range)")
+    parser.add_argument("--end", help="end of the data, exclusive (default: after the last labelled day)")
+    parser.add_argument("--model", default="xgboost")
+    parser.add_argument("--features", default="ofi,obi,whale_cvd,gamma_exposure")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    features = [name.strip() for name in args.features.split(",") if name.strip()]
+    feature_columns(features)  # unknown names fail here, with the valid ones listed
+    model_kind(args.model)
+    start = parse_date(args.start, name="--start") if args.start else None
+    end = parse_date(args.end, name="--end") if args.end else None
+    if start and end and start >= end:
+        raise UserError(f"--start {start} is not before --end {end}")
+    quiet_prefect()
+    from sniper.flows.train import train
+
+    try:
+        result = train(data_range=args.data_range, model=args.model, features=features, start=start, end=end)
+    except ValidationError as error:
+        raise UserError(f"invalid training request: {error.errors()[0]['msg']}") from None
+    console.print(f"run {result['run_id']}: trained {result['train_start']} .. {result['data_end']}")
+    console.print(result["report"])
+    for alarm in result["alarms"]:
+        console.print(f"ALARM  {alarm}")
+    console.print(result["diagnosis"])
+    console.print(f"model: {result['artifact_dir']}")
+    return int(result["exit_code"])

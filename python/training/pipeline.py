@@ -1,0 +1,117 @@
+"""One training run end to end: dataset -> honest evaluation -> verdict -> stored run and model.
+
+The deployed model trains on the requested range (by default the rolling last 3 months);
+the evaluation uses all labelled history up to the range's end, because walk-forward
+(4 months train, 2 test) and leave-one-regime-out need more than 3 months to be honest.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sniper.db.connection import connect
+from sniper.errors import UserError
+from sniper.settings import get_settings
+from sniper.training.dataset import dataset_span, load_dataset
+from sniper.training.evaluate import EvaluationConfig, evaluate, fit_sides
+from sniper.training.features import feature_columns
+from sniper.training.models import model_kind
+from sniper.training.store import code_version, save_artifacts, write_run
+from sniper.training.summary import RunSummary, summarize
+
+DATA_RANGES = {"last_1_month": 1, "last_3_months": 3, "last_6_months": 6, "last_12_months": 12}
+
+
+class TrainRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data_range: Literal["last_1_month", "last_3_months", "last_6_months", "last_12_months", "all"] = "last_3_months"
+    start: date | None = None
+    end: date | None = None  # exclusive; default: the day after the last labelled day
+    model: str = "xgboost"
+    features: list[str] = Field(default_factory=lambda: ["ofi", "obi", "whale_cvd", "gamma_exposure"])
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+
+    @model_validator(mode="after")
+    def _explicit_range(self) -> TrainRequest:
+        if self.start and self.end and self.start >= self.end:
+            raise ValueError(f"start {self.start} is not before end {self.end}")
+        return self
+
+
+@dataclass
+class TrainOutcome:
+    run_id: str
+    summary: RunSummary
+    artifact_dir: Path
+    train_start: date
+    data_end: date
+
+
+def _months_before(day: date, months: int) -> date:
+    return (pd.Timestamp(day) - pd.DateOffset(months=months)).date()
+
+
+def run_training(request: TrainRequest) -> TrainOutcome:
+    model_kind(request.model)  # unknown kinds fail before any work
+    columns = feature_columns(request.features)
+    with connect() as conn:
+        first_day, last_day = dataset_span(conn)
+        if last_day is None:
+            raise UserError("ml.training_dataset has no labelled rows: run the backfill (sniper backfill run) first")
+        end = request.end or last_day + timedelta(days=1)
+        if request.start is not None:
+            train_start = request.start
+        elif request.data_range == "all":
+            train_start = first_day
+        else:
+            train_start = _months_before(end, DATA_RANGES[request.data_range])
+        data = load_dataset(conn, columns, start=None, end=end)
+    if data.empty:
+        raise UserError(f"no labelled rows before {end}")
+
+    results = evaluate(data, columns, request.evaluation)
+    samples = data["month_regime"].value_counts().to_dict()
+    summary = summarize(results, samples, len(request.evaluation.threshold_search.candidates))
+
+    train_rows = data[data["entry_at"] >= datetime.combine(train_start, datetime.min.time(), tzinfo=timezone.utc)]
+    if train_rows.empty:
+        raise UserError(f"no labelled rows between {train_start} and {end}")
+    final_models = fit_sides(train_rows.dropna(subset=columns), columns, request.evaluation)
+    run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    settings = get_settings()
+    artifact_dir = settings.state_dir / "models" / run_id
+    importance = {c: sum(m.feature_importance().get(c, 0.0) for m in final_models.values()) / 2 for c in columns}
+    metadata = {
+        "run_id": run_id,
+        "request": request.model_dump(mode="json"),
+        "feature_columns": columns,
+        "train_start": train_start,
+        "data_end": end,
+        "code_version": code_version(settings.project_dir),
+        "verdict": summary.gate.verdict,
+    }
+    save_artifacts(artifact_dir, final_models, metadata)
+    run = {
+        "run_id": run_id,
+        "model_kind": request.model,
+        "features": request.features,
+        "feature_columns": columns,
+        "data_start": first_day,
+        "data_end": end,
+        "train_start": train_start,
+        "params": request.model_dump(mode="json"),
+        "code_version": metadata["code_version"],
+        "artifact_dir": str(artifact_dir),
+        "feature_importance": importance,
+    }
+    with connect() as conn:
+        write_run(conn, run, summary, results)
+    return TrainOutcome(run_id, summary, artifact_dir, train_start, end)

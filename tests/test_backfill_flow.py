@@ -1,0 +1,124 @@
+"""The backfill flow for real: Prefect runs, dbt builds, the ledger, the lock, a kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+
+import pytest
+
+from sniper.backfill.ledger import BACKFILL_LOCK_KEY
+from sniper.synth.config import SynthConfig
+from sniper.synth.writer import generate
+from tests.conftest import SNIPER, run_cli
+
+BUCKETS_PER_DAY = 288
+
+
+def _market(database, months: int, **kwargs) -> None:
+    config = SynthConfig(symbols=["BTCUSDT"], start=date(2024, 6, 1), months=months, trades_per_day=200, **kwargs)
+    with database.connect(autocommit=True) as conn:
+        generate(conn, config)
+
+
+def _attempts(database) -> list[tuple]:
+    return database.rows(
+        "select window_start_date, window_days, status, reason, error from ops.backfill_runs order by attempt_id"
+    )
+
+
+@pytest.mark.slow
+def test_repeated_runs_reach_full_coverage_in_the_planners_order(database):
+    _market(database, months=6)  # bull, bear, sideways, bull, bear, sideways from June
+    for _ in range(2):
+        result = run_cli("backfill", "run", "--weeks", "1", "--window-days", "31", "--sleep", "0")
+        assert result.returncode == 0, result.stderr[-2000:]
+    first_two = _attempts(database)
+    # Newest bull month first (September), then the older one (June).
+    assert [row[0] for row in first_two] == [date(2024, 9, 1), date(2024, 6, 1)]
+    assert all("is bull" in row[3] for row in first_two)
+
+    from sniper.flows.backfill import backfill
+
+    backfill(weeks=12, window_days=31, sleep_seconds=0)
+    attempts = _attempts(database)
+    assert all(row[2] == "succeeded" for row in attempts)
+    reasons = [row[3] for row in attempts]
+    # Bear months next (October, then July), then the sideways month (November).
+    assert [row[0] for row in attempts[2:4]] == [date(2024, 10, 1), date(2024, 7, 2)]
+    assert all("is bear" in reason for reason in reasons[2:4])
+    assert "is sideways" in reasons[4]
+    summary = database.frame("select * from regimes.coverage_summary where symbol = 'BTCUSDT'").iloc[0]
+    assert summary["is_requirement_met"]
+    assert (summary["bull_months"], summary["bear_months"]) == (2, 2) and summary["sideways_months"] >= 1
+    # Every loaded day is materialized: 183 days of complete 5m candles, none twice.
+    counts = database.rows(
+        "select count(*), count(distinct bucket_start_at), count(*) filter (where is_complete)"
+        " from candles.candles_5m where symbol = 'BTCUSDT'"
+    )[0]
+    assert counts == (183 * BUCKETS_PER_DAY,) * 3
+    assert run_cli("backfill", "plan").stdout.strip().startswith("nothing to plan")
+
+
+def test_a_second_run_exits_at_once_while_one_holds_the_lock(database):
+    _market(database, months=1, days=3)
+    with database.connect(autocommit=True) as holder:
+        holder.execute("select pg_advisory_lock(%s)", (BACKFILL_LOCK_KEY,))
+        started = time.perf_counter()
+        result = run_cli("backfill", "run", "--weeks", "1")
+        elapsed = time.perf_counter() - started
+    assert result.returncode == 75
+    assert "another backfill is running" in result.stderr and result.stderr.count("\n") == 1
+    assert elapsed < 60  # no window was built: it gave up at the lock
+    assert database.scalar("select count(*) from ops.backfill_runs") == 0
+
+
+@pytest.mark.slow
+def test_kill_9_mid_window_then_rerun_leaves_no_gap_and_no_duplicate(database):
+    _market(database, months=1, days=7)
+    child = subprocess.Popen(
+        [str(SNIPER), "backfill", "run", "--weeks", "1", "--window-days", "7", "--window-start", "2024-06-01"],
+        env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and database.scalar("select count(*) from ops.backfill_runs") == 0:
+        time.sleep(0.05)
+    time.sleep(1.0)  # inside the window's dbt build
+    assert child.poll() is None, "the run finished before it could be killed"
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    assert database.rows("select status from ops.backfill_runs") == [("running",)]
+
+    rerun = run_cli("backfill", "run", "--weeks", "1", "--window-days", "7", "--window-start", "2024-06-01")
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    attempts = _attempts(database)
+    assert [row[2] for row in attempts] == ["failed", "succeeded"]
+    assert attempts[0][4].startswith("interrupted")
+    assert attempts[0][0] == attempts[1][0] == date(2024, 6, 1)
+    counts = database.rows(
+        "select count(*), count(distinct bucket_start_at) from candles.candles_5m where symbol = 'BTCUSDT'"
+    )[0]
+    assert counts == (7 * BUCKETS_PER_DAY, 7 * BUCKETS_PER_DAY)
+
+
+def test_the_window_shrinks_when_memory_is_short():
+    from sniper.flows.backfill import window_days_for_memory
+
+    assert window_days_for_memory(7, 3, min_available_memory_mb=10**9) == 3
+    assert window_days_for_memory(7, 3, min_available_memory_mb=0) == 7
+
+
+def test_schedules_are_declared_in_utc():
+    from sniper.flows.schedules import deployments
+
+    by_name = {d.name: d for d in deployments()}
+    nightly = by_name["nightly-backfill"].schedules[0].schedule
+    assert (nightly.cron, nightly.timezone) == ("0 3 * * *", "UTC")
+    assert by_name["nightly-backfill"].parameters == {"weeks": 1}
+    weekly = by_name["weekly-retrain"].schedules[0].schedule
+    assert (weekly.cron, weekly.timezone) == ("0 0 * * 0", "UTC")  # Sunday 00:00
+    assert by_name["weekly-retrain"].parameters["data_range"] == "last_3_months"
