@@ -10,6 +10,7 @@ concurrent run exit at once. The window is 7 days, 3 when available memory is lo
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
@@ -91,6 +92,8 @@ def materialize_window(window: PlannedWindow, force_recompute: bool) -> WindowRe
         "force_recompute": force_recompute,
         "candle_retention_mode": "backfill",
     }
+    # Progress for people watching a terminal (the demo, `sniper backfill run`).
+    print(f"      backfill {window.symbol} {window.start} .. {window.end}: {window.reason}", file=sys.stderr, flush=True)
     with connect(autocommit=True) as conn:
         attempt = start_attempt(conn, window, flow_run.get_id())
     started = time.perf_counter()

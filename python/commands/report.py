@@ -24,20 +24,25 @@ def default_path(run_id: str) -> Path:
     return get_settings().project_dir / "reports" / f"report-{safe}.html"
 
 
-def run(args: argparse.Namespace) -> int:
+def write_report(run_id: str | None, out: Path | None = None) -> Path:
+    """Render the run's report (the newest run when run_id is None) and write it; returns its path."""
     # pandas and matplotlib load here, not when any other sniper command starts.
     from sniper.report.data import load_report_data
     from sniper.report.page import render
 
     with connect() as conn:
         migrate(conn)
-        data = load_report_data(conn, args.run)
-    out = Path(args.out) if args.out else default_path(data.run.run_id)
+        data = load_report_data(conn, run_id)
+    out = out or default_path(data.run.run_id)
     page = render(data)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(page, encoding="utf-8")
     except OSError as error:
         raise UserError(f"cannot write the report to {out}: {error.strerror or error}") from None
-    print(out.resolve())
+    return out.resolve()
+
+
+def run(args: argparse.Namespace) -> int:
+    print(write_report(args.run, Path(args.out) if args.out else None))
     return 0
