@@ -313,3 +313,26 @@ where not exists (
 {% macro candles_window_hint(timeframe) -%}
     {{ window_hint(ref('stg_raw__trades'), 'traded_at', timeframe, coverage=ref('trade_coverage')) }}
 {%- endmacro %}
+
+{#- A pre_hook: with force_recompute, delete the model's buckets in the run's window before
+    the model writes them again, so that the window is replaced as a whole (a bucket the new
+    computation no longer produces does not survive). Without force_recompute, or on a
+    model's first run, it does nothing. -#}
+{% macro candles_clear_window(timeframe, from_candles=none) -%}
+    {%- if force_recompute_var() and is_incremental() -%}
+        delete from {{ this }} as replaced
+        using (
+            {%- if from_candles is none %}
+                {{ window_bounds(ref('stg_raw__trades'), 'traded_at', timeframe, coverage=ref('trade_coverage')) }}
+            {%- else %}
+                {{ window_bounds(from_candles, 'bucket_start_at', timeframe, follow=true) }}
+            {%- endif %}
+        ) as window_bounds
+        where
+            replaced.symbol = window_bounds.symbol
+            and replaced.bucket_start_at >= window_bounds.window_start_at
+            and replaced.bucket_start_at < window_bounds.window_end_at
+    {%- else -%}
+        select 'candles_{{ timeframe }}: nothing to clear' as clear_window
+    {%- endif -%}
+{%- endmacro %}

@@ -5,6 +5,7 @@
         unique_key=['symbol', 'bucket_start_at'],
         on_schema_change='fail',
         indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
+        pre_hook="{{ candles_clear_window('1mo', from_candles=ref('candles_1d')) }}",
         post_hook="{{ candles_retention('1mo') }}",
     )
 }}

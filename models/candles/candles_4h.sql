@@ -5,6 +5,7 @@
         unique_key=['symbol', 'bucket_start_at'],
         on_schema_change='fail',
         indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
+        pre_hook="{{ candles_clear_window('4h', from_candles=ref('candles_5m')) }}",
         post_hook="{{ candles_retention('4h') }}",
     )
 }}

@@ -5,7 +5,7 @@
         unique_key=['symbol', 'bucket_start_at'],
         on_schema_change='fail',
         indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
-        pre_hook="{{ candles_window_hint('5m') }}",
+        pre_hook=["{{ candles_window_hint('5m') }}", "{{ candles_clear_window('5m') }}"],
         post_hook="{{ candles_retention('5m') }}",
     )
 }}
