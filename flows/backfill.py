@@ -61,7 +61,8 @@ def dbt_invoke(args: list[str]):
     project_dir = get_settings().project_dir
     # Explicit: prefect-dbt would derive it from Prefect's level, and "warning" is no dbt level.
     settings = PrefectDbtSettings(project_dir=project_dir, profiles_dir=project_dir, log_level=EventLevel.WARN)
-    runner = PrefectDbtRunner(settings=settings, raise_on_failure=True)
+    # No Prefect assets: nothing here consumes them, and each node would emit events.
+    runner = PrefectDbtRunner(settings=settings, raise_on_failure=True, disable_assets=True)
     with dbt_connection_env():
         return runner.invoke(args)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from sniper.commands import COMMAND_MODULES
@@ -39,5 +40,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry_point() -> None:
+    """The console script: a command that ran a Prefect flow exits only after Prefect is
+    shut down, and then without the interpreter's atexit phase (see shutdown_prefect)."""
+    code = main()
+    if "prefect" in sys.modules:
+        from sniper.prefect_env import shutdown_prefect
+
+        shutdown_prefect()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()

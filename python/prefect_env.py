@@ -17,3 +17,28 @@ def quiet_prefect() -> None:
     for key, value in QUIET_PREFECT.items():
         os.environ.setdefault(key, value)
     logging.getLogger("prefect").setLevel(logging.WARNING)
+
+
+def shutdown_prefect(timeout: float = 10.0) -> None:
+    """Finish Prefect's background work and stop its temporary API server, before exit.
+
+    Left to the interpreter's own shutdown, prefect-dbt's node tasks can still be emitting
+    events while atexit runs, which aborts the process (SIGABRT) before the temporary server
+    is stopped, leaving an orphan uvicorn. Called at the end of every command that ran a
+    flow, and at the end of the test session.
+    """
+    import sys
+
+    if "prefect" not in sys.modules:
+        return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.server.api.server import SubprocessASGIServer
+
+    for worker in (EventsWorker, APILogWorker):
+        try:
+            worker.drain_all(timeout=timeout)
+        except Exception:  # noqa: BLE001 - best effort at exit; the server still gets stopped
+            pass
+    for server in list(SubprocessASGIServer._instances.values()):
+        server.stop()

@@ -31,6 +31,13 @@ REALDATA = REPO.parent / "shared" / "realdata"
 SNIPER = Path(sys.executable).with_name("sniper")
 
 
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Flows run in-process start Prefect's temporary server: stop it before the interpreter exits."""
+    from sniper.prefect_env import shutdown_prefect
+
+    shutdown_prefect()
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[EmbeddedCluster]:
     root = Path(tempfile.mkdtemp(prefix="sniper-test-", dir="/tmp"))
