@@ -68,3 +68,12 @@ def test_months_without_ticks_cannot_be_planned():
 
 def test_nothing_left_plans_nothing():
     assert plan_symbol(_state(materialized=ALL_TICKS), windows=5, window_days=7) == []
+
+
+def test_long_windows_take_whole_weeks_back_from_the_newest_day():
+    done = ALL_TICKS - _days(date(2024, 8, 2), date(2024, 8, 31))
+    covered = {"bull": 0, "bear": 0, "sideways": 0, "months": 1}
+    windows = plan_symbol(_state(materialized=done, missing=covered), windows=5, window_days=31)
+    # Newest day 31 Aug (a Saturday): four weeks back from its Monday is Monday 5 Aug;
+    # what is left (2-4 Aug) is the start of that run of days.
+    assert [w.start for w in windows] == [date(2024, 8, 5), date(2024, 8, 2)]

@@ -85,11 +85,21 @@ def plan_symbol(state: SymbolState, windows: int, window_days: int) -> list[Plan
             )
             take(days, reason)
 
-    # Then the newest unmaterialized weeks, Monday-aligned where the ticks allow.
-    weeks = sorted({d - timedelta(days=d.weekday()) for d in todo}, reverse=True)
-    for week in weeks:
-        first_day = min(d for d in todo if week <= d < week + timedelta(days=7))
-        take([first_day], f"most recent unmaterialized week ({week:%Y-%m-%d})")
+    # Then the newest unmaterialized weeks: each window ends with the newest day still to
+    # do and starts on a Monday (or where that run of days starts), so a 7-day window is
+    # one week partition and a longer one covers as many whole weeks as it holds.
+    weeks_per_window = max(1, window_days // 7)
+    while len(planned) < windows:
+        remaining = [d for d in todo if d not in claimed]
+        if not remaining:
+            break
+        newest = remaining[-1]
+        run_start = newest
+        while run_start - timedelta(days=1) in state.tick_days and run_start - timedelta(days=1) in remaining:
+            run_start -= timedelta(days=1)
+        monday = newest - timedelta(days=newest.weekday()) - timedelta(weeks=weeks_per_window - 1)
+        start = max(run_start, monday)
+        take([start], f"most recent unmaterialized week ({newest - timedelta(days=newest.weekday()):%Y-%m-%d})")
     return planned
 
 
