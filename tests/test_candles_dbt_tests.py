@@ -32,6 +32,7 @@ def built(module_database, tmp_path_factory):
     result = invoke_dbt(["build", "--select", "+candles", "--target-path", module_database.target_path], WINDOW)
     failures = [f"{r.node.name}: {r.status} {r.message}" for r in result.result or [] if str(r.status) not in ("success", "pass")]
     assert result.success, failures or result.exception
+    module_database.built_nodes = [(r.node.resource_type, r.node.name) for r in result.result]
     return module_database
 
 
@@ -40,36 +41,42 @@ def failing_tests(db, select: str) -> list[str]:
     return sorted(r.node.name for r in result.result or [] if str(r.status) not in ("success", "pass"))
 
 
-def test_build_ran_every_candle_test(built):
+def test_build_ran_the_candle_unit_tests_and_data_tests(built):
     names = {r[0] for r in built.rows("select table_name from information_schema.tables where table_schema = 'candles'")}
     assert {f"candles_{t}" for t in ("5m", "15m", "1h", "4h", "1d", "1w", "1mo")} <= names
-    assert failing_tests(built, "candles") == []
+    unit_tests = {name for kind, name in built.built_nodes if str(kind) == "unit_test" and name.startswith("candles_")}
+    assert len(unit_tests) >= 8, unit_tests
+    data_tests = {name for kind, name in built.built_nodes if str(kind) == "test"}
+    for test_name in ("candles_5m_reconcile_with_trades", "candles_1h_rollup_matches_trades", "candles_match_klines"):
+        assert test_name in data_tests
+    assert sum(name.startswith("candle_consistent_candles_") for name in data_tests) == 7
 
 
-@pytest.mark.parametrize(
-    ("breakage", "caught_by"),
-    [
-        ("update candles.candles_5m set low = high + 1 where bucket_start_at = '2024-06-04 12:00+00'",
-         "candle_consistent_candles_5m_"),
-        ("update candles.candles_1h set bucket_start_at = bucket_start_at + interval '5 minutes'"
-         " where bucket_start_at = '2024-06-04 12:00+00'", "bucket_aligned_candles_1h_"),
-        ("update candles.candles_5m set trade_count = trade_count + 1 where bucket_start_at = '2024-06-05 08:00+00'",
-         "candles_5m_reconcile_with_trades"),
-        ("update candles.candles_1h set close = close * 1.01 where bucket_start_at = '2024-06-06 09:00+00'",
-         "candles_1h_rollup_matches_trades"),
-    ],
-)  # fmt: skip
-def test_data_tests_fail_on_broken_candles(built, breakage, caught_by):
+BREAKAGES = {
+    "candle_consistent_candles_5m_": "update candles.candles_5m set low = high + 1"
+    " where bucket_start_at = '2024-06-04 12:00+00'",
+    "bucket_aligned_candles_1h_": "update candles.candles_1h set bucket_start_at = bucket_start_at + interval '5 minutes'"
+    " where bucket_start_at = '2024-06-04 12:00+00'",
+    "candles_5m_reconcile_with_trades": "update candles.candles_5m set trade_count = trade_count + 1"
+    " where bucket_start_at = '2024-06-05 08:00+00'",
+    "candles_1h_rollup_matches_trades": "update candles.candles_1h set close = close * 1.01"
+    " where bucket_start_at = '2024-06-06 09:00+00'",
+}
+
+
+def test_data_tests_fail_on_broken_candles(built):
     with built.connect() as conn:
-        assert conn.execute(breakage).rowcount == 1
+        for breakage in BREAKAGES.values():
+            assert conn.execute(breakage).rowcount == 1
         conn.commit()
     failed = failing_tests(built, "candles")
-    # Undo: the window computed again from the ticks.
+    # Undo: the window computed again from the ticks (force_recompute replaces it whole).
     restore = invoke_dbt(
         ["run", "--select", "candles", "--target-path", built.target_path], {**WINDOW, "force_recompute": True}
     )
     assert restore.success
-    assert any(name.startswith(caught_by) for name in failed), failed
+    for test_name in BREAKAGES:
+        assert any(name.startswith(test_name) for name in failed), (test_name, failed)
     assert failing_tests(built, "candles") == []
 
 

@@ -57,14 +57,19 @@ class Span:
     end: pd.Timestamp
 
 
-def covered_fraction(starts: pd.Series, ends: pd.Series, covered_days: set[pd.Timestamp], span: Span) -> pd.Series:
+def is_covered(starts: pd.Series, ends: pd.Series, covered_days: set[pd.Timestamp], span: Span) -> np.ndarray:
     """True where the whole [start, end) is inside the span and every UTC day of it is covered."""
-    result = []
-    for start, end in zip(starts, ends):
-        inside = start >= span.start and end <= span.end
-        days = pd.date_range(start.floor("1D"), end - pd.Timedelta(microseconds=1), freq="1D")
-        result.append(bool(inside and all(day in covered_days for day in days)))
-    return pd.Series(result, index=starts.index, dtype=bool)
+    if starts.empty:
+        return np.zeros(0, dtype=bool)
+    first_day = min(starts.min().floor("1D"), *covered_days) if covered_days else starts.min().floor("1D")
+    last_day = (ends.max() - pd.Timedelta(microseconds=1)).floor("1D")
+    days = pd.date_range(first_day, last_day, freq="1D")
+    covered_so_far = np.concatenate([[0], np.cumsum(days.isin(list(covered_days)))])
+    first = ((starts.dt.floor("1D") - first_day) // pd.Timedelta(days=1)).to_numpy()
+    last = (((ends - pd.Timedelta(microseconds=1)).dt.floor("1D") - first_day) // pd.Timedelta(days=1)).to_numpy()
+    all_covered = covered_so_far[last + 1] - covered_so_far[first] == last - first + 1
+    inside = (starts >= span.start).to_numpy() & (ends <= span.end).to_numpy()
+    return inside & all_covered
 
 
 def reference_candles(
@@ -125,7 +130,7 @@ def reference_candles(
     candles["last_trade_id"] = candles.last_trade_id.astype("Int64")
     candles["is_empty"] = empty.to_numpy()
     ends = bucket_end(candles.bucket_start_at, timeframe)
-    candles["is_complete"] = covered_fraction(candles.bucket_start_at, ends, covered_days, span).to_numpy()
+    candles["is_complete"] = is_covered(candles.bucket_start_at, ends, covered_days, span)
     return candles
 
 
