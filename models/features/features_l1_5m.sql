@@ -19,107 +19,123 @@ with window_bounds as (
 ),
 
 window_quotes as (
-    {{ window_filter(ref('stg_raw__l1_quotes'), 'quoted_at') }}
+    -- The window's time range for all symbols (a symbol's own bounds are applied per bucket).
+    {{ window_filter(ref('stg_raw__l1_quotes'), 'quoted_at', exact=false) }}
+),
+
+range_starts as (
+    select
+        symbol,
+        least(
+            window_start_at,
+            coalesce(
+                {{ window_hint_value('start_at') }}::timestamptz,
+                (select min(all_bounds.window_start_at) from window_bounds as all_bounds)
+            )
+        ) as range_start_at
+    from window_bounds
 ),
 
 prior_quotes as (
-    -- The last update before each symbol's window: the predecessor of the window's first
-    -- update (e_n) and the state the first bucket starts in. One index probe per symbol.
-    select prior_quote.*
-    from window_bounds
-    cross join lateral (
-        select quotes.*
+    -- The last update before the range read (one index probe per symbol): the predecessor
+    -- of the first update read (for e_n) and the state the first bucket starts in.
+    select
+        range_starts.symbol,
+        range_starts.range_start_at,
+        round(date_part('epoch', prior_quote.quoted_at) * 1000000) as quoted_us,
+        array[prior_quote.bid_price, prior_quote.bid_qty, prior_quote.ask_price, prior_quote.ask_qty] as book,
+        round(date_part('epoch', next_quote.quoted_at) * 1000000) as next_quoted_us
+    from range_starts
+    cross join
+        lateral (
+            select quotes.*
+            from {{ ref('stg_raw__l1_quotes') }} as quotes
+            where
+                quotes.symbol = range_starts.symbol
+                and quotes.quoted_at < range_starts.range_start_at
+            order by quotes.quoted_at desc, quotes.update_id desc
+            limit 1
+        ) as prior_quote
+    left join lateral (
+        select quotes.quoted_at
         from {{ ref('stg_raw__l1_quotes') }} as quotes
         where
-            quotes.symbol = window_bounds.symbol
-            and quotes.quoted_at < window_bounds.window_start_at
-        order by quotes.quoted_at desc, quotes.update_id desc
+            quotes.symbol = range_starts.symbol
+            and quotes.quoted_at >= range_starts.range_start_at
+        order by quotes.quoted_at asc, quotes.update_id asc
         limit 1
-    ) as prior_quote
-),
-
-quotes as (
-    select
-        quotes.symbol,
-        quotes.update_id,
-        quotes.quoted_at,
-        quotes.bid_price,
-        quotes.bid_qty,
-        quotes.ask_price,
-        quotes.ask_qty,
-        window_bounds.window_start_at,
-        window_bounds.window_end_at
-    from (
-        select * from window_quotes
-        union all
-        select * from prior_quotes
-    ) as quotes
-    inner join window_bounds on quotes.symbol = window_bounds.symbol
+    ) as next_quote on true
 ),
 
 sequenced as (
+    -- One ordered pass (the primary key's order: no sort). The previous book as one array;
+    -- before the first update read it comes from prior_quotes. Times are whole epoch
+    -- microseconds in float8 (exact below 2^53).
     select
         *,
-        {{ bucket_start('5m', 'quoted_at') }} as bucket_start_at,
-        lag(bid_price) over by_update as previous_bid_price,
-        lag(bid_qty) over by_update as previous_bid_qty,
-        lag(ask_price) over by_update as previous_ask_price,
-        lag(ask_qty) over by_update as previous_ask_qty,
-        lead(quoted_at) over by_update as next_quoted_at
-    from quotes
+        lag(book, 1, (
+            select prior_quotes.book from prior_quotes
+            where prior_quotes.symbol = timed.symbol
+        )) over by_update as previous_book,
+        lead(quoted_us) over by_update as next_quoted_us
+    from (
+        select
+            symbol,
+            quoted_at,
+            update_id,
+            array[bid_price, bid_qty, ask_price, ask_qty] as book,
+            round(date_part('epoch', quoted_at) * 1000000) as quoted_us
+        from window_quotes
+    ) as timed
     window by_update as (partition by symbol order by quoted_at, update_id)
 ),
 
 events as (
-    -- e_n of Cont, Kukanov and Stoikov (2014), eq. (10); null for an update without a predecessor.
+    -- e_n of Cont, Kukanov and Stoikov (2014), eq. (10), with book = (bid price, bid size,
+    -- ask price, ask size); null for an update without a predecessor.
     select
         symbol,
-        bucket_start_at,
-        window_start_at,
-        window_end_at,
+        floor(quoted_us / 300000000) * 300000000 as bucket_us,
+        quoted_us,
+        next_quoted_us,
         case
-            when previous_bid_price is not null
+            when previous_book is not null
                 then
-                    case when bid_price >= previous_bid_price then bid_qty else 0 end
-                    - case when bid_price <= previous_bid_price then previous_bid_qty else 0 end
-                    - case when ask_price <= previous_ask_price then ask_qty else 0 end
-                    + case when ask_price >= previous_ask_price then previous_ask_qty else 0 end
+                    case when book[1] >= previous_book[1] then book[2] else 0 end
+                    - case when book[1] <= previous_book[1] then previous_book[2] else 0 end
+                    - case when book[3] <= previous_book[3] then book[4] else 0 end
+                    + case when book[3] >= previous_book[3] then previous_book[4] else 0 end
         end as ofi_event,
-        (bid_qty - ask_qty) / nullif(bid_qty + ask_qty, 0) as obi,
-        (bid_qty + ask_qty) / 2 as l1_depth,
-        next_quoted_at is null
-        or next_quoted_at >= bucket_start_at + interval '5 minutes' as is_last_in_bucket,
-        -- The state this update sets holds until the next update, but is trusted for at
-        -- most l1_quote_max_age_seconds: the part inside its own bucket, and the part that
-        -- spills into the next bucket (at most one, since the age is at most 5 minutes).
-        least(
-            coalesce(next_quoted_at, 'infinity'::timestamptz),
-            quoted_at + interval '{{ max_age_seconds }} seconds'
-        ) as valid_until,
-        quoted_at
+        (book[2] - book[4]) / nullif(book[2] + book[4], 0) as obi,
+        (book[2] + book[4]) / 2 as l1_depth
     from sequenced
 ),
 
 segments as (
-    -- Durations in whole microseconds (float8 sums of whole numbers are exact here).
+    -- The state an update sets holds until the next update, but is trusted for at most
+    -- l1_quote_max_age_seconds: the part inside its own bucket, and the part that spills
+    -- into the next bucket (at most one, since the age is at most 5 minutes). Buckets are
+    -- 300-second multiples of the epoch, the candles' 5-minute grid.
     select
         *,
-        round(
-            date_part('epoch', least(valid_until, bucket_start_at + interval '5 minutes') - quoted_at) * 1000000
-        ) as own_us,
-        greatest(
-            round(date_part('epoch', valid_until - (bucket_start_at + interval '5 minutes')) * 1000000), 0
-        ) as spill_us
-    from events
+        least(valid_until_us, bucket_us + 300000000) - quoted_us as own_us,
+        greatest(valid_until_us - bucket_us - 300000000, 0) as spill_us,
+        next_quoted_us is null or next_quoted_us >= bucket_us + 300000000 as is_last_in_bucket
+    from (
+        select
+            *,
+            least(
+                coalesce(next_quoted_us, 'infinity'::float8), quoted_us + {{ max_age_seconds * 1000000 }}
+            ) as valid_until_us
+        from events
+    ) as timed
 ),
 
 bucket_sums as (
     -- Per bucket with updates; only its last update can spill into the next bucket.
     select
         symbol,
-        bucket_start_at,
-        min(window_start_at) as window_start_at,
-        min(window_end_at) as window_end_at,
+        bucket_us,
         count(*) as l1_update_count,
         sum(ofi_event) as ofi,
         avg(l1_depth) as l1_avg_depth,
@@ -131,45 +147,74 @@ bucket_sums as (
         sum(spill_us) filter (where obi is not null) as spilled_obi_covered_us,
         sum(spill_us) as spilled_us
     from segments
-    group by symbol, bucket_start_at
+    group by symbol, bucket_us
 ),
 
-own_buckets as (
-    select * from bucket_sums
-    where bucket_start_at >= window_start_at
+prior_states as (
+    -- The prior update's state, carried into the first bucket read until the first update read.
+    select
+        prior_quotes.symbol,
+        round(date_part('epoch', prior_quotes.range_start_at) * 1000000) as range_start_us,
+        (prior_quotes.book[2] - prior_quotes.book[4])
+        / nullif(prior_quotes.book[2] + prior_quotes.book[4], 0) as obi,
+        least(
+            coalesce(prior_quotes.next_quoted_us, 'infinity'::float8),
+            prior_quotes.quoted_us + {{ max_age_seconds * 1000000 }}
+        ) - round(date_part('epoch', prior_quotes.range_start_at) * 1000000) as carried_us
+    from prior_quotes
 ),
 
 carried_in as (
-    -- The state set by the last update of a bucket, carried into the next bucket.
+    -- The state set by the last update of a bucket, carried into the next bucket; and the
+    -- prior update's state, carried into the first bucket read until the first update read.
     select
         symbol,
-        bucket_start_at + interval '5 minutes' as bucket_start_at,
+        bucket_us + 300000000 as bucket_us,
         spilled_obi_us as obi_us,
         spilled_obi_covered_us as obi_covered_us,
         spilled_us as covered_us
     from bucket_sums
-    where
-        spilled_us > 0
-        and bucket_start_at + interval '5 minutes' >= window_start_at
-        and bucket_start_at + interval '5 minutes' < window_end_at
+    where spilled_us > 0
+
+    union all
+
+    select
+        symbol,
+        range_start_us as bucket_us,
+        obi * carried_us as obi_us,
+        case when obi is not null then carried_us end as obi_covered_us,
+        carried_us as covered_us
+    from prior_states
+    where carried_us > 0
+),
+
+carried as (
+    select
+        symbol,
+        bucket_us,
+        sum(obi_us) as obi_us,
+        sum(obi_covered_us) as obi_covered_us,
+        sum(covered_us) as covered_us
+    from carried_in
+    group by symbol, bucket_us
 ),
 
 combined as (
     select
-        coalesce(own_buckets.symbol, carried_in.symbol) as symbol,
-        coalesce(own_buckets.bucket_start_at, carried_in.bucket_start_at) as bucket_start_at,
-        coalesce(own_buckets.l1_update_count, 0) as l1_update_count,
-        own_buckets.ofi,
-        own_buckets.l1_avg_depth,
-        own_buckets.obi_l1_close,
-        coalesce(own_buckets.obi_us, 0) + coalesce(carried_in.obi_us, 0) as obi_us,
-        coalesce(own_buckets.obi_covered_us, 0) + coalesce(carried_in.obi_covered_us, 0) as obi_covered_us,
-        coalesce(own_buckets.covered_us, 0) + coalesce(carried_in.covered_us, 0) as covered_us
-    from own_buckets
-    full outer join carried_in
+        coalesce(bucket_sums.symbol, carried.symbol) as symbol,
+        to_timestamp(coalesce(bucket_sums.bucket_us, carried.bucket_us) / 1000000) as bucket_start_at,
+        coalesce(bucket_sums.l1_update_count, 0) as l1_update_count,
+        bucket_sums.ofi,
+        bucket_sums.l1_avg_depth,
+        bucket_sums.obi_l1_close,
+        coalesce(bucket_sums.obi_us, 0) + coalesce(carried.obi_us, 0) as obi_us,
+        coalesce(bucket_sums.obi_covered_us, 0) + coalesce(carried.obi_covered_us, 0) as obi_covered_us,
+        coalesce(bucket_sums.covered_us, 0) + coalesce(carried.covered_us, 0) as covered_us
+    from bucket_sums
+    full outer join carried
         on
-            own_buckets.symbol = carried_in.symbol
-            and own_buckets.bucket_start_at = carried_in.bucket_start_at
+            bucket_sums.symbol = carried.symbol
+            and bucket_sums.bucket_us = carried.bucket_us
 ),
 
 candle_buckets as (

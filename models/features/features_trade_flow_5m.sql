@@ -11,6 +11,7 @@
 
 {%- set rolling_buckets = var('cvd_rolling_buckets') %}
 {%- set rolling_span = "interval '" ~ (rolling_buckets - 1) * 5 ~ " minutes'" %}
+{%- set whale = var('whale_min_notional') %}
 
 with window_bounds as (
     {{ features_window_bounds() }}
@@ -35,56 +36,50 @@ earlier_trades as (
                 window_bounds.window_start_at - {{ rolling_span }}
             )
             and trades.traded_at < window_bounds.window_start_at
+        -- the primary key's order; offset 0 keeps the lateral an index range per symbol
+        order by trades.traded_at, trades.trade_id
+        offset 0
     ) as earlier
 ),
 
-trades as (
+taker_orders as (
+    -- One taker order sweeping several price levels prints several trades with one
+    -- timestamp and side: they are one order for the whale threshold. Grouped per
+    -- timestamp (both sides in one row), the window's trades in their primary key order.
     select
         symbol,
         traded_at,
-        qty,
-        quote_qty,
-        is_buyer_maker
+        sum(qty) filter (where not is_buyer_maker) as buy_qty,
+        sum(qty) filter (where is_buyer_maker) as sell_qty,
+        sum(quote_qty) filter (where not is_buyer_maker) as buy_notional,
+        sum(quote_qty) filter (where is_buyer_maker) as sell_notional
     from window_trades
+    group by symbol, traded_at
 
     union all
 
     select
         symbol,
         traded_at,
-        qty,
-        quote_qty,
-        is_buyer_maker
+        sum(qty) filter (where not is_buyer_maker) as buy_qty,
+        sum(qty) filter (where is_buyer_maker) as sell_qty,
+        sum(quote_qty) filter (where not is_buyer_maker) as buy_notional,
+        sum(quote_qty) filter (where is_buyer_maker) as sell_notional
     from earlier_trades
-),
-
-taker_orders as (
-    -- One taker order sweeping several price levels prints several trades with one
-    -- timestamp and side: they are one order for the whale threshold.
-    select
-        symbol,
-        traded_at,
-        is_buyer_maker,
-        sum(qty) as qty,
-        sum(quote_qty) as notional
-    from trades
-    group by symbol, traded_at, is_buyer_maker
+    group by symbol, traded_at
 ),
 
 buckets as (
     select
         symbol,
         {{ bucket_start('5m', 'traded_at') }} as bucket_start_at,
-        count(*) as taker_order_count,
-        coalesce(sum(qty) filter (where not is_buyer_maker), 0) as taker_buy_volume,
-        coalesce(sum(qty) filter (where is_buyer_maker), 0) as taker_sell_volume,
-        count(*) filter (where notional >= {{ var('whale_min_notional') }}) as whale_order_count,
-        coalesce(
-            sum(qty) filter (where not is_buyer_maker and notional >= {{ var('whale_min_notional') }}), 0
-        ) as whale_buy_volume,
-        coalesce(
-            sum(qty) filter (where is_buyer_maker and notional >= {{ var('whale_min_notional') }}), 0
-        ) as whale_sell_volume
+        count(buy_qty) + count(sell_qty) as taker_order_count,
+        coalesce(sum(buy_qty), 0) as taker_buy_volume,
+        coalesce(sum(sell_qty), 0) as taker_sell_volume,
+        count(*) filter (where buy_notional >= {{ whale }})
+        + count(*) filter (where sell_notional >= {{ whale }}) as whale_order_count,
+        coalesce(sum(buy_qty) filter (where buy_notional >= {{ whale }}), 0) as whale_buy_volume,
+        coalesce(sum(sell_qty) filter (where sell_notional >= {{ whale }}), 0) as whale_sell_volume
     from taker_orders
     group by symbol, {{ bucket_start('5m', 'traded_at') }}
 ),

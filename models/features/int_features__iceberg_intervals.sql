@@ -19,38 +19,59 @@ with window_bounds as (
     {{ features_window_bounds() }}
 ),
 
+range_starts as (
+    -- Where the window's time range (all symbols) begins: rows before it are read per symbol.
+    select
+        symbol,
+        window_start_at - {{ lookback }} as lookback_start_at,
+        least(
+            window_start_at,
+            coalesce(
+                {{ window_hint_value('start_at') }}::timestamptz,
+                (select min(all_bounds.window_start_at) from window_bounds as all_bounds)
+            )
+        ) as range_start_at
+    from window_bounds
+),
+
 window_trades as (
-    {{ window_filter(ref('stg_raw__trades'), 'traded_at') }}
+    {{ window_filter(ref('stg_raw__trades'), 'traded_at', exact=false) }}
 ),
 
 earlier_trades as (
     -- A level's history before the window: what it showed and executed in the lookback.
     select earlier.*
-    from window_bounds
+    from range_starts
     cross join lateral (
         select trades.*
         from {{ ref('stg_raw__trades') }} as trades
         where
-            trades.symbol = window_bounds.symbol
-            and trades.traded_at >= window_bounds.window_start_at - {{ lookback }}
-            and trades.traded_at < window_bounds.window_start_at
+            trades.symbol = range_starts.symbol
+            and trades.traded_at >= range_starts.lookback_start_at
+            and trades.traded_at < range_starts.range_start_at
+        -- the primary key's order; offset 0 keeps the lateral an index range per symbol
+        order by trades.traded_at, trades.trade_id
+        offset 0
     ) as earlier
 ),
 
 window_quotes as (
-    {{ window_filter(ref('stg_raw__l1_quotes'), 'quoted_at') }}
+    {{ window_filter(ref('stg_raw__l1_quotes'), 'quoted_at', exact=false) }}
 ),
 
 earlier_quotes as (
     select earlier.*
-    from window_bounds
+    from range_starts
     cross join lateral (
         select quotes.*
         from {{ ref('stg_raw__l1_quotes') }} as quotes
         where
-            quotes.symbol = window_bounds.symbol
-            and quotes.quoted_at >= window_bounds.window_start_at - {{ lookback }}
-            and quotes.quoted_at < window_bounds.window_start_at
+            quotes.symbol = range_starts.symbol
+            and quotes.quoted_at >= range_starts.lookback_start_at
+            and quotes.quoted_at < range_starts.range_start_at
+        -- the primary key's order; offset 0 keeps the lateral an index range per symbol
+        order by quotes.quoted_at, quotes.update_id
+        offset 0
     ) as earlier
 ),
 
@@ -111,8 +132,7 @@ with_book as (
 ),
 
 touches as (
-    -- Taker volume that hit the quoted best level (a sell at the bid, a buy at the ask);
-    -- a quote whose best price differs from the previous one starts a new level episode.
+    -- Taker volume that hit the quoted best level: a sell at the bid, a buy at the ask.
     select
         symbol,
         event_at,
@@ -126,12 +146,8 @@ touches as (
         case
             when event_kind = 0 and not is_buyer_maker and price = book_before[5] then round(qty * {{ lot }}) else 0
         end as ask_touch_lots,
-        case
-            when event_kind = 1 and (book[3] is distinct from book_before[3]) then event_at
-        end as bid_episode_start_at,
-        case
-            when event_kind = 1 and (book[5] is distinct from book_before[5]) then event_at
-        end as ask_episode_start_at
+        case when event_kind = 1 and (book[3] is distinct from book_before[3]) then event_at end as bid_level_start_at,
+        case when event_kind = 1 and (book[5] is distinct from book_before[5]) then event_at end as ask_level_start_at
     from with_book
 ),
 
@@ -139,9 +155,7 @@ running as (
     select
         *,
         sum(bid_touch_lots) over to_date as bid_touched_lots,
-        sum(ask_touch_lots) over to_date as ask_touched_lots,
-        max(bid_episode_start_at) over to_date as bid_episode_started_at,
-        max(ask_episode_start_at) over to_date as ask_episode_started_at
+        sum(ask_touch_lots) over to_date as ask_touched_lots
     from touches
     window to_date as (
         partition by symbol order by event_at, event_kind, event_id
@@ -150,7 +164,9 @@ running as (
 ),
 
 quote_steps as (
-    -- Per quote: what executed at the previous quote's best levels since that quote.
+    -- Per quote: what executed at the previous quote's best levels since that quote, and
+    -- the episode of those levels (a quote whose best price differs from the previous
+    -- quote's starts a new one).
     select
         symbol,
         event_at as quoted_at,
@@ -159,11 +175,14 @@ quote_steps as (
         book_before,
         bid_touched_lots - lag(bid_touched_lots) over by_quote as bid_executed_lots,
         ask_touched_lots - lag(ask_touched_lots) over by_quote as ask_executed_lots,
-        lag(bid_episode_started_at) over by_quote as bid_episode_started_at,
-        lag(ask_episode_started_at) over by_quote as ask_episode_started_at
+        max(bid_level_start_at) over by_quote as bid_episode_started_at,
+        max(ask_level_start_at) over by_quote as ask_episode_started_at
     from running
     where event_kind = 1
-    window by_quote as (partition by symbol order by event_at, event_kind, event_id)
+    window by_quote as (
+        partition by symbol order by event_at, event_kind, event_id
+        rows between unbounded preceding and 1 preceding
+    )
 ),
 
 executions as (
@@ -210,15 +229,31 @@ refills as (
     from intervals
 ),
 
+refilled_levels as (
+    -- Only levels that refilled at least once can become icebergs: the few worth ordering.
+    select distinct
+        symbol,
+        side,
+        episode_started_at
+    from refills
+    where is_refill
+),
+
 to_date as (
     select
-        *,
-        count(*) filter (where is_refill) over episode_to_date as refills_to_date,
-        sum(executed_lots) over episode_to_date as executed_lots_to_date,
-        max(displayed_lots) over episode_to_date as max_displayed_lots_to_date
+        refills.*,
+        count(*) filter (where refills.is_refill) over episode_to_date as refills_to_date,
+        sum(refills.executed_lots) over episode_to_date as executed_lots_to_date,
+        max(refills.displayed_lots) over episode_to_date as max_displayed_lots_to_date
     from refills
+    inner join refilled_levels
+        on
+            refills.symbol = refilled_levels.symbol
+            and refills.side = refilled_levels.side
+            and refills.episode_started_at = refilled_levels.episode_started_at
     window episode_to_date as (
-        partition by symbol, side, episode_started_at order by quoted_at, update_id
+        partition by refills.symbol, refills.side, refills.episode_started_at
+        order by refills.quoted_at, refills.update_id
         rows between unbounded preceding and current row
     )
 ),
