@@ -226,20 +226,14 @@
         set_config({{ window_hint_setting('bounds') }}, coalesce(json_agg(bounds)::text, '[]'), true),
         set_config({{ window_hint_setting('start_at') }}, coalesce(min(bounds.window_start_at), 'infinity')::text, true),
         set_config({{ window_hint_setting('end_at') }}, coalesce(max(bounds.window_end_at), '-infinity')::text, true)
-        {%- if window_start_var() is none %},
-        -- The next window is known only now, not when the SQL was compiled: read it through
-        -- the (symbol, ts) index, its bounds evaluated once per scan, instead of evaluating
-        -- the hint on every row of a sequential scan (a window_start run uses literals).
-        set_config('enable_seqscan', 'off', true)
-        {%- endif %}
     from ({{ window_bounds_computed(events, time_column, timeframe, coverage, false) }}) as bounds
 {%- endmacro %}
 
 {#- Rows of `relation` inside the window. Its time range (the union of the symbols' windows)
     is a predicate on time_column that reaches the partitions: literals with window_start
     (pruned when planned); with hinted=true (the model has window_hint as pre_hook) the
-    run's hint, which the planner sees when it plans (pruning at executor start-up, row
-    estimates); otherwise the bounds themselves, pruned when the statement runs. exact=true
+    run's hint, which the planner sees when it plans (row estimates, pruning); otherwise
+    the bounds themselves, pruned when the statement runs (the planner guesses the rows). exact=true
     also keeps each symbol's rows inside its own window (a join); exact=false leaves that
     to the caller, who may do it more cheaply on aggregates (the candles do it per bucket).
     Without the hint (as in dbt unit tests) hinted=true reads the whole relation. -#}
@@ -260,8 +254,18 @@
             {{ column }} >= {{ window_start_literal() }}
             and {{ column }} < {{ window_end_literal() }}
         {%- elif hinted %}
-            {{ column }} >= coalesce({{ window_hint_value('start_at') }}::timestamptz, '-infinity')
-            and {{ column }} < coalesce({{ window_hint_value('end_at') }}::timestamptz, 'infinity')
+            {#- Each bound twice, OR-ed. Rows are checked against the first form, an InitPlan
+                read once per scan. The second form is the setting itself: the planner reads
+                it when it plans (how many rows the window holds; partitions pruned), but
+                evaluated per row it would cost a settings lookup and a timestamp parse on
+                every row, so it comes second: a row inside the window passes the first form
+                and never evaluates it. (The operators differ, > and >=, so that PostgreSQL
+                does not merge the two into one = ANY (...) test; at microsecond precision
+                they are the same bound.) -#}
+            {%- set start_at = "coalesce(" ~ window_hint_value('start_at') ~ "::timestamptz, '-infinity')" %}
+            {%- set end_at = "coalesce(" ~ window_hint_value('end_at') ~ "::timestamptz, 'infinity')" %}
+            ({{ column }} >= (select {{ start_at }}) or {{ column }} > {{ start_at }} - interval '1 microsecond')
+            and ({{ column }} < (select {{ end_at }}) or {{ column }} <= {{ end_at }} - interval '1 microsecond')
         {%- else %}
             {{ column }} >= (select min({{ bounds }}.window_start_at) from {{ bounds }})
             and {{ column }} < (select max({{ bounds }}.window_end_at) from {{ bounds }})
