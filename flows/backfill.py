@@ -133,7 +133,11 @@ def backfill(
         with connect(autocommit=True) as conn:
             mark_interrupted(conn)
             chosen = symbols or known_symbols(conn)
-        prepare_warehouse()
+            # Every window's build refreshes regimes and coverage; only a warehouse that has
+            # never been built needs the empty window first.
+            built = conn.execute("select to_regclass('regimes.regime_coverage') is not null").fetchone()[0]
+        if not built:
+            prepare_warehouse()
         results: list[WindowResult] = []
         for symbol in chosen:
             for _ in range(weeks if window_start is None else 1):
