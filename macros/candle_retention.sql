@@ -26,6 +26,6 @@
         ) as newest
         where
             expired.symbol = newest.symbol
-            and expired.bucket_start_at < newest.newest_start_at - interval '{{ keep }}'
+            and expired.bucket_start_at < date_subtract(newest.newest_start_at, interval '{{ keep }}', 'UTC')
     {%- endif -%}
 {%- endmacro %}

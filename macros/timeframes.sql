@@ -39,11 +39,9 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- End (exclusive) of the bucket starting at `start`. -#}
+{#- End (exclusive) of the bucket starting at `start`. date_add in UTC: a plain
+    timestamptz + interval '1 day' follows the session's TimeZone (23 or 25 hours across a
+    daylight-saving change). -#}
 {% macro bucket_end(name, start) -%}
-    {%- if timeframe(name).fixed -%}
-        {{ start }} + {{ timeframe_interval(name) }}
-    {%- else -%}
-        date_add({{ start }}, {{ timeframe_interval(name) }}, 'UTC')
-    {%- endif -%}
+    date_add({{ start }}, {{ timeframe_interval(name) }}, 'UTC')
 {%- endmacro %}

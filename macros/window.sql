@@ -13,13 +13,17 @@
       window_bounds(events, time_column, timeframe, coverage=none, follow=false)
           A select of (symbol, window_start_at, window_end_at), one row per symbol that has
           something to do, the window half-open. Use it as the body of a CTE.
-      window_filter(relation, time_column, bounds='window_bounds', exact=true)
-          A select of relation's rows inside the bounds CTE named `bounds`.
+      window_filter(relation, time_column, bounds='window_bounds', exact=true, hinted=false)
+          A select of relation's rows inside the bounds CTE named `bounds`; hinted=true
+          when the model has window_hint as its pre_hook.
       window_hint(events, time_column, timeframe, coverage=none)
           A pre_hook for models that read raw events: computes the bounds once, before the
           model's statement is planned, so that the planner sees the window's time range
-          (partition pruning at executor start-up, row estimates, parallel scans) and the
-          model reads exactly these bounds.
+          (row estimates, hence parallel scans; partition pruning) and the model reads
+          exactly these bounds (window_bounds reads them back).
+      window_test_filter(time_column, relation=none, timeframe='5m')
+          The `where` of a data test on a large table: the run's window (in YAML, the
+          placeholder __run_window__(column[, timeframe]), macros/get_where_subquery.sql).
 
     Next window (no window_start, incremental run), per symbol:
       follow=false (models reading events): starts on the UTC day of the first event (or
@@ -152,16 +156,16 @@
         select
             progress.symbol,
             starts.window_start_at,
-            starts.window_start_at + interval '{{ window_days_var() }} days' as window_end_at
+            date_add(starts.window_start_at, interval '{{ window_days_var() }} days', 'UTC') as window_end_at
         from (
             select
                 symbols.symbol,
                 {%- if is_incremental() %}
-                    coalesce((
+                    coalesce({{ bucket_end(timeframe, "(
                         select max(materialized.bucket_start_at)
-                        from {{ this }} as materialized
+                        from " ~ this ~ " as materialized
                         where materialized.symbol = symbols.symbol
-                    ) + {{ timeframe_interval(timeframe) }}, '-infinity') as resume_at
+                    )") }}, '-infinity') as resume_at
                 {%- else %}
                     timestamptz '-infinity' as resume_at
                 {%- endif %}
@@ -284,10 +288,14 @@
     {%- if explicit_start is not none -%}
         {{ time_column }} >= {{ bucket_start(timeframe, explicit_start) }} and {{ time_column }} < {{ window_end_literal() }}
     {%- elif relation is not none -%}
-        {{ time_column }} >= (select max(newest.bucket_start_at) from {{ relation }} as newest)
-            - interval '{{ window_days_var() }} days' - {{ timeframe_interval(timeframe) }}
+        {{ time_column }} >= date_subtract(
+            (select max(newest.bucket_start_at) from {{ relation }} as newest),
+            interval '{{ window_days_var() }} days' + {{ timeframe_interval(timeframe) }}, 'UTC'
+        )
     {%- else -%}
-        {{ time_column }} >= (select max(newest.last_ts) from {{ source('raw', 'load_ledger') }} as newest)
-            - interval '{{ window_days_var() }} days'
+        {{ time_column }} >= date_subtract(
+            (select max(newest.last_ts) from {{ source('raw', 'load_ledger') }} as newest),
+            interval '{{ window_days_var() }} days', 'UTC'
+        )
     {%- endif -%}
 {%- endmacro %}

@@ -37,9 +37,11 @@ spans as (
             -- A day's file ends before the next midnight; a synthetic day is ledgered up
             -- to the next midnight exactly: either way the day is covered to midnight.
             when covers = 'day'
-                then
-                    date_trunc('day', greatest(first_event_at, last_event_at - interval '1 microsecond'), 'UTC')
-                    + interval '1 day'
+                then date_add(
+                    date_trunc('day', greatest(first_event_at, last_event_at - interval '1 microsecond'), 'UTC'),
+                    interval '1 day',
+                    'UTC'
+                )
             else last_event_at
         end as covered_until_at
     from classified

@@ -29,7 +29,7 @@ window_days as (
         group by symbol
     ) as day_range
     cross join lateral generate_series(
-        day_range.first_day_start_at, day_range.last_day_start_at, interval '1 day'
+        day_range.first_day_start_at, day_range.last_day_start_at, interval '1 day', 'UTC'
     ) as window_day (day_start_at)
 ),
 
@@ -44,7 +44,7 @@ trade_days as (
         on
             window_days.symbol = trades.symbol
             and window_days.day_start_at <= trades.traded_at
-            and window_days.day_start_at + interval '1 day' > trades.traded_at
+            and date_add(window_days.day_start_at, interval '1 day', 'UTC') > trades.traded_at
     group by window_days.symbol, window_days.day_start_at
 ),
 
