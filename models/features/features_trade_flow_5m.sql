@@ -18,24 +18,40 @@ with window_bounds as (
 ),
 
 window_trades as (
-    {{ window_filter(ref('stg_raw__trades'), 'traded_at') }}
+    -- The window's time range for all symbols, in primary key order (a symbol's own bounds
+    -- are applied per bucket, at the end).
+    {{ window_filter(ref('stg_raw__trades'), 'traded_at', exact=false) }}
+),
+
+range_starts as (
+    select
+        symbol,
+        least(
+            date_trunc('day', window_start_at, 'UTC'),
+            window_start_at - {{ rolling_span }}
+        ) as lookback_start_at,
+        least(
+            window_start_at,
+            coalesce(
+                {{ window_hint_value('start_at') }}::timestamptz,
+                (select min(all_bounds.window_start_at) from window_bounds as all_bounds)
+            )
+        ) as range_start_at
+    from window_bounds
 ),
 
 earlier_trades as (
-    -- What the running sums need before the window: the rest of the window's first UTC
+    -- What the running sums need before the range read: the rest of the window's first UTC
     -- day (none: windows start at midnight) and the rolling sum's earlier buckets.
     select earlier.*
-    from window_bounds
+    from range_starts
     cross join lateral (
         select trades.*
         from {{ ref('stg_raw__trades') }} as trades
         where
-            trades.symbol = window_bounds.symbol
-            and trades.traded_at >= least(
-                date_trunc('day', window_bounds.window_start_at, 'UTC'),
-                window_bounds.window_start_at - {{ rolling_span }}
-            )
-            and trades.traded_at < window_bounds.window_start_at
+            trades.symbol = range_starts.symbol
+            and trades.traded_at >= range_starts.lookback_start_at
+            and trades.traded_at < range_starts.range_start_at
         -- the primary key's order; offset 0 keeps the lateral an index range per symbol
         order by trades.traded_at, trades.trade_id
         offset 0
