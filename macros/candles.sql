@@ -19,11 +19,13 @@ window_bounds as (
     {{ window_bounds(trades, 'traded_at', timeframe, coverage=coverage) }}
 ),
 
-trades as (
-    -- The window's trades with their bucket. Nested on purpose: the planner does not flatten
-    -- a CTE that has its own WITH, so it has no statistics for bucket_start_at and expects
-    -- few buckets (not one per distinct timestamp); that is what makes it aggregate in
-    -- parallel workers, each over its share of the partition.
+{%- for part in ('shared', 'per_symbol') %}
+{{ part }}_trades as (
+    -- The window's trades with their bucket: all symbols over one time range when they share
+    -- one window (the usual case), else each symbol over its own (macros/window.sql). Nested
+    -- on purpose: the planner does not flatten a CTE that has its own WITH, so it has no
+    -- statistics for bucket_start_at and expects few buckets (not one per distinct
+    -- timestamp); that is what makes it aggregate in parallel workers, each over its share.
     with windowed_trades as (
         select
             window_trades.symbol,
@@ -32,15 +34,15 @@ trades as (
             window_trades.qty,
             window_trades.quote_qty,
             window_trades.is_buyer_maker
-        from ({{ window_filter(trades, 'traded_at', 'window_bounds', exact=false, hinted=true) }}) as window_trades
+        from ({{ window_filter(trades, 'traded_at', 'window_bounds', exact=false, hinted=true, part=part) }})
+            as window_trades
     )
 
     select * from windowed_trades
 ),
 
-trade_buckets as (
-    -- Sorts nothing: open, close and their trade ids are looked up afterwards, per bucket.
-    select
+{% endfor -%}
+{%- set trade_aggregates -%}
         symbol,
         bucket_start_at,
         max(price) as high,
@@ -49,12 +51,25 @@ trade_buckets as (
         count(*) as trade_count,
         coalesce(sum(qty) filter (where not is_buyer_maker), 0) as taker_buy_volume,
         coalesce(sum(qty) filter (where is_buyer_maker), 0) as taker_sell_volume
-    from trades
+{%- endset %}
+trade_buckets as (
+    -- Sorts nothing: open, close and their trade ids are looked up afterwards, per bucket.
+    select
+        {{ trade_aggregates }}
+    from shared_trades
+    group by symbol, bucket_start_at
+
+    union all
+
+    select
+        {{ trade_aggregates }}
+    from per_symbol_trades
     group by symbol, bucket_start_at
 ),
 
 window_trade_buckets as (
-    -- Each symbol's own window (the scan above read the union of all symbols' windows).
+    -- Each symbol's own window: the reads above are exact already when the hint is set or
+    -- window_start given; without either (dbt unit tests) they read everything.
     select trade_buckets.*
     from trade_buckets
     inner join window_bounds

@@ -15,7 +15,7 @@
           something to do, the window half-open. Use it as the body of a CTE.
       window_filter(relation, time_column, bounds='window_bounds', exact=true, hinted=false)
           A select of relation's rows inside the bounds CTE named `bounds`; hinted=true
-          when the model has window_hint as its pre_hook.
+          when the model has window_hint as its pre_hook (then always exact per symbol).
       window_hint(events, time_column, timeframe, coverage=none)
           A pre_hook for models that read raw events: computes the bounds once, before the
           model's statement is planned, so that the planner sees the window's time range
@@ -229,47 +229,104 @@
     select
         set_config({{ window_hint_setting('bounds') }}, coalesce(json_agg(bounds)::text, '[]'), true),
         set_config({{ window_hint_setting('start_at') }}, coalesce(min(bounds.window_start_at), 'infinity')::text, true),
-        set_config({{ window_hint_setting('end_at') }}, coalesce(max(bounds.window_end_at), '-infinity')::text, true)
+        set_config({{ window_hint_setting('end_at') }}, coalesce(max(bounds.window_end_at), '-infinity')::text, true),
+        -- Shared: every symbol has a window and all windows are the same (the usual case),
+        -- so one range over all symbols reads exactly the windows.
+        set_config(
+            {{ window_hint_setting('shared') }},
+            (
+                count(distinct (bounds.window_start_at, bounds.window_end_at)) <= 1
+                and count(*) = (select count(*) from ({{ window_symbols(events) }}) as present)
+            )::text,
+            true
+        )
     from ({{ window_bounds_computed(events, time_column, timeframe, coverage, false) }}) as bounds
 {%- endmacro %}
 
-{#- Rows of `relation` inside the window. Its time range (the union of the symbols' windows)
-    is a predicate on time_column that reaches the partitions: literals with window_start
-    (pruned when planned); with hinted=true (the model has window_hint as pre_hook) the
-    run's hint, which the planner sees when it plans (row estimates, pruning); otherwise
-    the bounds themselves, pruned when the statement runs (the planner guesses the rows). exact=true
-    also keeps each symbol's rows inside its own window (a join); exact=false leaves that
-    to the caller, who may do it more cheaply on aggregates (the candles do it per bucket).
-    Without the hint (as in dbt unit tests) hinted=true reads the whole relation. -#}
-{% macro window_filter(relation, time_column, bounds='window_bounds', exact=true, hinted=false) -%}
+{#- Rows of `relation` inside the window.
+
+    With window_start, a time range of literals (pruned when planned); exact=true also keeps
+    each symbol inside its own window (a join), exact=false leaves that to the caller, who
+    may do it more cheaply on aggregates (the candles do it per bucket).
+
+    With hinted=true (the model has window_hint as its pre_hook), the run's hint: when all
+    symbols share one window (hint `shared`), one time range over all of them, which the
+    planner sees when it plans (row estimates, hence a parallel scan; partitions pruned);
+    otherwise each symbol's own window through the (symbol, time) index, one range per
+    symbol. Either way exact. Without the hint (dbt unit tests) it reads the whole relation.
+
+    part='shared' or part='per_symbol' gives one of the two alone (the other is then empty),
+    for a model that aggregates each separately: a UNION ALL below an aggregate would keep
+    the shared range from being aggregated in parallel workers.
+
+    Otherwise (no hint), the union of the symbols' windows from the bounds CTE, pruned when
+    the statement runs (the planner does not know the range when it plans). -#}
+{% macro window_filter(relation, time_column, bounds='window_bounds', exact=true, hinted=false, part=none) -%}
     {%- set symbols = symbols_var() -%}
     {%- set column = 'filtered.' ~ time_column -%}
+    {%- if part == 'per_symbol' and not (hinted and window_start_var() is none) %}
+    {#- Only a next window from the hint can differ between symbols. #}
     select filtered.*
     from {{ relation }} as filtered
-    {%- if exact %}
+    where false
+    {%- elif hinted and window_start_var() is none %}
+        {%- set start_at = "coalesce(" ~ window_hint_value('start_at') ~ "::timestamptz, '-infinity')" %}
+        {%- set end_at = "coalesce(" ~ window_hint_value('end_at') ~ "::timestamptz, 'infinity')" %}
+        {%- set shared = "coalesce(" ~ window_hint_value('shared') ~ "::boolean, true)" %}
+        {%- if part != 'per_symbol' %}
+    select filtered.*
+    from {{ relation }} as filtered
+    where
+        {{ shared }}
+        {#- Each bound twice, OR-ed. Rows are checked against the first form, an InitPlan read
+            once per scan. The second form is the setting itself: the planner reads it when it
+            plans (how many rows the window holds; partitions pruned), but evaluated per row
+            it would cost a settings lookup and a timestamp parse on every row, so it comes
+            second: a row inside the window passes the first form and never evaluates it.
+            (The operators differ, > and >=, so that PostgreSQL does not merge the two into
+            one = ANY (...) test; at microsecond precision they are the same bound.) #}
+        and ({{ column }} >= (select {{ start_at }}) or {{ column }} > {{ start_at }} - interval '1 microsecond')
+        and ({{ column }} < (select {{ end_at }}) or {{ column }} <= {{ end_at }} - interval '1 microsecond')
+        {%- if symbols %}
+            and filtered.symbol in ({% for symbol in symbols %}'{{ symbol }}'{{ ", " if not loop.last }}{% endfor %})
+        {%- endif %}
+        {%- endif %}
+        {%- if part is none %}
+
+    union all
+        {%- endif %}
+        {%- if part != 'shared' %}
+
+    select filtered.*
+    from json_to_recordset({{ window_hint_value('bounds') }}::json)
+        as hinted (symbol text, window_start_at timestamptz, window_end_at timestamptz)
+    cross join lateral (
+        -- offset 0: planned per symbol (an index range, pruned to its partitions), not
+        -- flattened into one join over every partition.
+        select symbol_rows.*
+        from {{ relation }} as symbol_rows
+        where
+            symbol_rows.symbol = hinted.symbol
+            and symbol_rows.{{ time_column }} >= hinted.window_start_at
+            and symbol_rows.{{ time_column }} < hinted.window_end_at
+        offset 0
+    ) as filtered
+    where not {{ shared }}
+        {%- endif %}
+    {%- else %}
+    select filtered.*
+    from {{ relation }} as filtered
+        {%- if exact %}
         inner join {{ bounds }}
             on
                 filtered.symbol = {{ bounds }}.symbol
                 and {{ column }} >= {{ bounds }}.window_start_at
                 and {{ column }} < {{ bounds }}.window_end_at
-    {%- endif %}
+        {%- endif %}
     where
         {%- if window_start_var() is not none %}
             {{ column }} >= {{ window_start_literal() }}
             and {{ column }} < {{ window_end_literal() }}
-        {%- elif hinted %}
-            {#- Each bound twice, OR-ed. Rows are checked against the first form, an InitPlan
-                read once per scan. The second form is the setting itself: the planner reads
-                it when it plans (how many rows the window holds; partitions pruned), but
-                evaluated per row it would cost a settings lookup and a timestamp parse on
-                every row, so it comes second: a row inside the window passes the first form
-                and never evaluates it. (The operators differ, > and >=, so that PostgreSQL
-                does not merge the two into one = ANY (...) test; at microsecond precision
-                they are the same bound.) -#}
-            {%- set start_at = "coalesce(" ~ window_hint_value('start_at') ~ "::timestamptz, '-infinity')" %}
-            {%- set end_at = "coalesce(" ~ window_hint_value('end_at') ~ "::timestamptz, 'infinity')" %}
-            ({{ column }} >= (select {{ start_at }}) or {{ column }} > {{ start_at }} - interval '1 microsecond')
-            and ({{ column }} < (select {{ end_at }}) or {{ column }} <= {{ end_at }} - interval '1 microsecond')
         {%- else %}
             {{ column }} >= (select min({{ bounds }}.window_start_at) from {{ bounds }})
             and {{ column }} < (select max({{ bounds }}.window_end_at) from {{ bounds }})
@@ -277,6 +334,7 @@
         {%- if symbols %}
             and filtered.symbol in ({% for symbol in symbols %}'{{ symbol }}'{{ ", " if not loop.last }}{% endfor %})
         {%- endif %}
+    {%- endif %}
 {%- endmacro %}
 
 {#- The `where` of a data test on a large table (config: where): the run's window, so a
