@@ -172,8 +172,7 @@ def test_same_window_twice_changes_nothing(market):
 
 def test_late_trade_is_picked_up_only_with_force_recompute_and_nothing_outside_the_window_changes(market):
     reset(market)
-    for window_start in ("2024-06-01", "2024-06-08", "2024-06-15"):
-        run_candles(market, window_start=window_start)
+    run_candles(market, window_start="2024-06-01", window_days=21)
     late_at = datetime(2024, 6, 10, 12, 2, 30, tzinfo=UTC)
     with market.connect(autocommit=True) as conn:
         price = conn.execute(
@@ -230,8 +229,7 @@ def test_retention_keeps_the_policy_period_behind_the_newest_bucket(market):
         "backfill": {timeframe: None for timeframe in TIMEFRAMES},
     }  # fmt: skip
     reset(market)
-    for _ in range(3):
-        run_candles(market, candle_retention=policy, candle_retention_mode="backfill")
+    run_candles(market, window_start="2024-06-01", window_days=14, candle_retention=policy, candle_retention_mode="backfill")
     assert five_minute_span(market)["BTCUSDT"][0] == ts("2024-06-01")
     # A window_start run deletes nothing: nothing outside its window changes.
     run_candles(market, window_start="2024-06-15", candle_retention=policy, candle_retention_mode="phase1")
