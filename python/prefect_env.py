@@ -9,6 +9,9 @@ QUIET_PREFECT = {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
+    # The temporary API server needs ~6 s on an idle 2-core host, far more on a busy one;
+    # Prefect's default of 20 s made nightly runs fail under load.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
 }
 
 

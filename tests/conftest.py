@@ -31,6 +31,13 @@ REALDATA = REPO.parent / "shared" / "realdata"
 SNIPER = Path(sys.executable).with_name("sniper")
 
 
+def pytest_configure(config) -> None:
+    """Flows run in-process and in child `sniper` processes get the CLI's Prefect settings."""
+    from sniper.prefect_env import quiet_prefect
+
+    quiet_prefect()
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:
     """Flows run in-process start Prefect's temporary server: stop it before the interpreter exits."""
     from sniper.prefect_env import shutdown_prefect

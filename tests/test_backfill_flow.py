@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -31,24 +32,29 @@ def _attempts(database) -> list[tuple]:
     )
 
 
-@pytest.mark.slow
-def test_repeated_runs_reach_full_coverage_in_the_planners_order(database):
-    _market(database, months=6)  # bull, bear, sideways, bull, bear, sideways from June
-    for _ in range(2):
-        result = run_cli("backfill", "run", "--weeks", "1", "--window-days", "31", "--sleep", "0")
-        assert result.returncode == 0, result.stderr[-2000:]
-    first_two = _attempts(database)
-    # Newest bull month first (September), then the older one (June).
-    assert [row[0] for row in first_two] == [date(2024, 9, 1), date(2024, 6, 1)]
-    assert all("is bull" in row[3] for row in first_two)
-
+@pytest.fixture(scope="module")
+def backfilled(module_database):
+    """Six months (bull, bear, sideways, bull, bear, sideways) backfilled from empty, as the
+    nightly job would: two `sniper backfill run --weeks 1` calls, then the flow until done."""
+    _market(module_database, months=6)
+    cli_runs = [run_cli("backfill", "run", "--weeks", "1", "--window-days", "31", "--sleep", "0") for _ in range(2)]
     from sniper.flows.backfill import backfill
 
     backfill(weeks=12, window_days=31, sleep_seconds=0)
+    return module_database, cli_runs
+
+
+@pytest.mark.slow
+def test_repeated_runs_reach_full_coverage_in_the_planners_order(backfilled):
+    database, cli_runs = backfilled
+    assert [run.returncode for run in cli_runs] == [0, 0], cli_runs[-1].stderr[-2000:]
     attempts = _attempts(database)
     assert all(row[2] == "succeeded" for row in attempts)
     reasons = [row[3] for row in attempts]
-    # Bear months next (October, then July), then the sideways month (November).
+    # Newest bull month first (September), then the older one (June)...
+    assert [row[0] for row in attempts[:2]] == [date(2024, 9, 1), date(2024, 6, 1)]
+    assert all("is bull" in reason for reason in reasons[:2])
+    # ...then the bear months (October, then July), then the sideways month (November).
     assert [row[0] for row in attempts[2:4]] == [date(2024, 10, 1), date(2024, 7, 2)]
     assert all("is bear" in reason for reason in reasons[2:4])
     assert "is sideways" in reasons[4]
@@ -62,6 +68,39 @@ def test_repeated_runs_reach_full_coverage_in_the_planners_order(database):
     )[0]
     assert counts == (183 * BUCKETS_PER_DAY,) * 3
     assert run_cli("backfill", "plan").stdout.strip().startswith("nothing to plan")
+
+
+@pytest.mark.slow
+def test_training_runs_end_to_end_on_the_backfilled_warehouse(backfilled):
+    database, _ = backfilled
+    result = run_cli("train", "--data-range", "last_3_months")
+    assert result.returncode in (0, 3), result.stderr[-3000:]
+    verdict = "READY FOR LIVE TRADING" if result.returncode == 0 else "KEEP COLLECTING DATA"
+    assert verdict in result.stdout
+    run = database.frame("select * from evaluation.model_runs").iloc[0]
+    assert run["verdict"] == verdict and run["exit_code"] == result.returncode
+    assert str(run["train_start_date"]) == "2024-09-01"  # three months before the data's end
+    assert list(run["features"]) == ["ofi", "obi", "whale_cvd", "gamma_exposure"]
+    months = database.rows(
+        "select scope_key from evaluation.model_metrics where evaluation = 'walk_forward' and scope = 'month'"
+        " order by 1"
+    )
+    assert [row[0] for row in months] == ["2024-10", "2024-11"]  # trained on June-September
+    regimes = {row[0] for row in database.rows(
+        "select scope_key from evaluation.model_metrics where evaluation = 'unseen_regime'"
+    )}
+    assert regimes == {"bull", "bear", "sideways"}
+    # Every out-of-sample prediction of a walk-forward fold lies in its test months.
+    outside = database.scalar(
+        "select count(*) from evaluation.predictions where evaluation = 'walk_forward'"
+        " and bucket_start_at < '2024-10-01'"
+    )
+    assert outside == 0
+    artifacts = Path(run["artifact_dir"])
+    assert (artifacts / "model_long.json").exists() and (artifacts / "metadata.json").exists()
+    report = run_cli("report")
+    assert report.returncode == 0, report.stderr
+    assert Path(report.stdout.strip()).read_text().count("<svg") >= 5
 
 
 def test_a_second_run_exits_at_once_while_one_holds_the_lock(database):
