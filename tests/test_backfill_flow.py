@@ -55,7 +55,9 @@ def test_repeated_runs_reach_full_coverage_in_the_planners_order(backfilled):
     assert [row[0] for row in attempts[:2]] == [date(2024, 9, 1), date(2024, 6, 1)]
     assert all("is bull" in reason for reason in reasons[:2])
     # ...then the bear months (October, then July), then the sideways month (November).
-    assert [row[0] for row in attempts[2:4]] == [date(2024, 10, 1), date(2024, 7, 2)]
+    # Each starts at its month's first unmaterialized day: the 31-day windows of September and
+    # June reached into October 1st and July 1st.
+    assert [row[0] for row in attempts[2:4]] == [date(2024, 10, 2), date(2024, 7, 2)]
     assert all("is bear" in reason for reason in reasons[2:4])
     assert "is sideways" in reasons[4]
     summary = database.frame("select * from regimes.coverage_summary where symbol = 'BTCUSDT'").iloc[0]
@@ -90,10 +92,11 @@ def test_training_runs_end_to_end_on_the_backfilled_warehouse(backfilled):
         "select scope_key from evaluation.model_metrics where evaluation = 'unseen_regime'"
     )}
     assert regimes == {"bull", "bear", "sideways"}
-    # Every out-of-sample prediction of a walk-forward fold lies in its test months.
+    # Every out-of-sample prediction of a walk-forward fold enters in its test months (the
+    # entry is at the bucket's close, so September 30th 23:55 enters on October 1st).
     outside = database.scalar(
         "select count(*) from evaluation.predictions where evaluation = 'walk_forward'"
-        " and bucket_start_at < '2024-10-01'"
+        " and bucket_start_at + interval '5 minutes' < '2024-10-01'"
     )
     assert outside == 0
     artifacts = Path(run["artifact_dir"])

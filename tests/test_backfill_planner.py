@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
-from sniper.backfill.planner import SymbolState, plan_symbol
+from sniper.backfill.planner import SymbolState, load_state, plan_symbol
+from sniper.db.migrate import migrate
 
 
 def _days(first: date, last: date) -> frozenset[date]:
@@ -77,3 +79,48 @@ def test_long_windows_take_whole_weeks_back_from_the_newest_day():
     # Newest day 31 Aug (a Saturday): four weeks back from its Monday is Monday 5 Aug;
     # what is left (2-4 Aug) is the start of that run of days.
     assert [w.start for w in windows] == [date(2024, 8, 5), date(2024, 8, 2)]
+
+
+def test_a_regime_the_latest_training_run_urgently_needs_goes_first():
+    # Coverage is met, but the last run said MORE DATA NEEDED URGENTLY and named bear.
+    covered = {"bull": 0, "bear": 0, "sideways": 0, "months": 0}
+    state = SymbolState("BTCUSDT", ALL_TICKS, frozenset(), REGIMES, covered, urgent_regime="bear")
+    windows = plan_symbol(state, windows=6, window_days=7)
+    # July is the only bear month: all of it first, then the newest weeks as usual.
+    assert [w.start for w in windows[:5]] == [date(2024, 7, d) for d in (1, 8, 15, 22, 29)]
+    assert all("needs more bear data urgently" in w.reason for w in windows[:5])
+    assert windows[5].start == date(2024, 9, 30) and "most recent" in windows[5].reason
+
+
+def test_an_urgent_regime_outranks_the_default_order():
+    state = _state()
+    urgent = SymbolState(state.symbol, state.tick_days, state.materialized_days, REGIMES, state.missing, "sideways")
+    windows = plan_symbol(urgent, windows=6, window_days=7)
+    assert [w.start for w in windows[:5]] == [date(2024, 8, d) for d in (1, 8, 15, 22, 29)]
+    # Then bull as before: September, the newest bull month.
+    assert windows[5].start == date(2024, 9, 5)
+
+
+def _store_run(conn, run_id: str, created_at: str, diagnosis: dict) -> None:
+    conn.execute(
+        "insert into evaluation.model_runs (run_id, created_at, model_kind, features, feature_columns,"
+        " data_start_date, data_end_date, train_start_date, params, code_version, artifact_dir, verdict,"
+        " exit_code, criteria, alarms, diagnosis, n_trades, feature_importance) values (%s, %s, 'xgboost',"
+        " '{ofi}', '{ofi_normalized}', '2024-06-01', '2024-12-01', '2024-09-01', '{}', 'test', '/tmp',"
+        " 'KEEP COLLECTING DATA', 3, '[]', '[]', %s, 0, '{}')",
+        (run_id, created_at, json.dumps(diagnosis)),
+    )
+
+
+def test_the_planner_reads_the_latest_runs_diagnosis(database):
+    with database.connect(autocommit=True) as conn:
+        migrate(conn)
+        assert load_state(conn, "BTCUSDT").urgent_regime is None  # no run yet
+        _store_run(conn, "old", "2024-12-01", {"urgent": True, "reasons": ["x"], "scarcest_regime": "bull",
+                                               "message": "MORE DATA NEEDED URGENTLY"})
+        _store_run(conn, "new", "2024-12-08", {"urgent": True, "reasons": ["x"], "scarcest_regime": "sideways",
+                                               "message": "MORE DATA NEEDED URGENTLY"})
+        assert load_state(conn, "BTCUSDT").urgent_regime == "sideways"
+        _store_run(conn, "newest", "2024-12-15", {"urgent": False, "reasons": [], "scarcest_regime": "bear",
+                                                  "message": "no urgent need for data"})
+        assert load_state(conn, "BTCUSDT").urgent_regime is None

@@ -61,17 +61,17 @@ paths as (
     select
         barriers.symbol,
         barriers.bucket_start_at,
-        (extract(epoch from future.bucket_start_at - barriers.bucket_start_at) / 300)::integer as step,
-        future.high,
-        future.low,
-        future.close,
-        future.is_complete
+        (extract(epoch from path_candles.bucket_start_at - barriers.bucket_start_at) / 300)::integer as step_number,
+        path_candles.high,
+        path_candles.low,
+        path_candles.close,
+        path_candles.is_complete
     from barriers
-    inner join candles as future
+    inner join candles as path_candles
         on
-            barriers.symbol = future.symbol
-            and future.bucket_start_at > barriers.bucket_start_at
-            and future.bucket_start_at
+            barriers.symbol = path_candles.symbol
+            and barriers.bucket_start_at < path_candles.bucket_start_at
+            and path_candles.bucket_start_at
             <= barriers.bucket_start_at + {{ var('label_horizon_buckets') }} * interval '5 minutes'
 ),
 
@@ -80,11 +80,11 @@ first_touches as (
         paths.symbol,
         paths.bucket_start_at,
         count(*) filter (where paths.is_complete) as complete_steps,
-        min(paths.step) filter (where paths.high >= barriers.upper_take_profit) as long_take_profit_step,
-        min(paths.step) filter (where paths.low <= barriers.lower_stop_loss) as long_stop_loss_step,
-        min(paths.step) filter (where paths.low <= barriers.lower_take_profit) as short_take_profit_step,
-        min(paths.step) filter (where paths.high >= barriers.upper_stop_loss) as short_stop_loss_step,
-        max(paths.close) filter (where paths.step = {{ var('label_horizon_buckets') }}) as horizon_close
+        min(paths.step_number) filter (where paths.high >= barriers.upper_take_profit) as long_take_profit_step,
+        min(paths.step_number) filter (where paths.low <= barriers.lower_stop_loss) as long_stop_loss_step,
+        min(paths.step_number) filter (where paths.low <= barriers.lower_take_profit) as short_take_profit_step,
+        min(paths.step_number) filter (where paths.high >= barriers.upper_stop_loss) as short_stop_loss_step,
+        max(paths.close) filter (where paths.step_number = {{ var('label_horizon_buckets') }}) as horizon_close
     from paths
     inner join barriers
         on paths.symbol = barriers.symbol and paths.bucket_start_at = barriers.bucket_start_at
@@ -100,9 +100,9 @@ outcomes as (
         barriers.horizon_vol,
         first_touches.complete_steps = {{ var('label_horizon_buckets') }} as is_label_complete,
         {{ triple_barrier_outcome('first_touches.long_take_profit_step', 'first_touches.long_stop_loss_step') }}
-        as long_outcome,
+            as long_outcome,
         {{ triple_barrier_outcome('first_touches.short_take_profit_step', 'first_touches.short_stop_loss_step') }}
-        as short_outcome,
+            as short_outcome,
         first_touches.long_take_profit_step,
         first_touches.long_stop_loss_step,
         first_touches.short_take_profit_step,

@@ -76,4 +76,6 @@ final as (
             = monthly_regimes.month_start_date
 )
 
-select * from final
+-- Every feature column of features_5m flows through (features.* above), so new features
+-- reach training without editing this model.
+select * from final  -- noqa: AM04

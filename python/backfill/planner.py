@@ -1,7 +1,10 @@
 """Choose the next windows to materialize, in the roadmap's priority.
 
 1. A month of a regime the coverage still lacks (bull, then bear, then sideways): the
-   most recent such month first, its first unmaterialized day first.
+   most recent such month first, its first unmaterialized day first. When the latest
+   training run said MORE DATA NEEDED URGENTLY and named the regime with the fewest
+   samples, that regime goes first, and its unmaterialized months are collected even
+   when the coverage requirement already counts enough of them.
 2. Then the most recent unmaterialized weeks (Monday-aligned), newest first.
 
 Only days whose ticks are loaded (raw.load_ledger) can be materialized. A month's regime
@@ -41,6 +44,14 @@ class SymbolState:
     materialized_days: frozenset[date]  # days with a complete daily candle
     month_regimes: dict[date, tuple[str | None, str]]  # month start -> (regime, label source)
     missing: dict[str, int]  # regime (and "months") -> months still missing
+    urgent_regime: str | None = None  # named by the latest training run's diagnosis
+
+
+def regime_priority(urgent_regime: str | None) -> tuple[str, ...]:
+    """Bull, bear, sideways; a regime the latest training run urgently needs goes first."""
+    if urgent_regime not in REGIME_PRIORITY:
+        return REGIME_PRIORITY
+    return (urgent_regime, *(regime for regime in REGIME_PRIORITY if regime != urgent_regime))
 
 
 def _month_start(day: date) -> date:
@@ -67,8 +78,12 @@ def plan_symbol(state: SymbolState, windows: int, window_days: int) -> list[Plan
             planned.append(window)
             claimed.update(window.start + timedelta(days=i) for i in range(window_days))
 
-    for regime in REGIME_PRIORITY:
+    for regime in regime_priority(state.urgent_regime):
         need = state.missing.get(regime, 0)
+        urgent = regime == state.urgent_regime
+        if urgent:
+            # Every unmaterialized month of the regime, not just the requirement's count.
+            need = max(need, len(state.month_regimes))
         if need <= 0:
             continue
         months = sorted(
@@ -79,10 +94,16 @@ def plan_symbol(state: SymbolState, windows: int, window_days: int) -> list[Plan
         for month in candidates:
             source = state.month_regimes[month][1]
             days = [d for d in todo if month <= d < _next_month(month)]
-            reason = (
-                f"{month:%Y-%m} is {regime} (labelled from {source}); coverage needs "
-                f"{need} more {regime} month{'s' if need > 1 else ''}"
-            )
+            if urgent:
+                reason = (
+                    f"{month:%Y-%m} is {regime} (labelled from {source}); the latest training run "
+                    f"needs more {regime} data urgently"
+                )
+            else:
+                reason = (
+                    f"{month:%Y-%m} is {regime} (labelled from {source}); coverage needs "
+                    f"{need} more {regime} month{'s' if need > 1 else ''}"
+                )
             take(days, reason)
 
     # Then the newest unmaterialized weeks: each window ends with the newest day still to
@@ -125,7 +146,22 @@ def load_state(conn: psycopg.Connection, symbol: str) -> SymbolState:
     else:
         bull, bear, sideways, months = _required(conn)
     missing = {"bull": bull, "bear": bear, "sideways": sideways, "months": months}
-    return SymbolState(symbol, frozenset(tick_days), frozenset(materialized), month_regimes, missing)
+    return SymbolState(
+        symbol, frozenset(tick_days), frozenset(materialized), month_regimes, missing, _urgent_regime(conn)
+    )
+
+
+def _urgent_regime(conn: psycopg.Connection) -> str | None:
+    """The regime the latest training run's diagnosis urgently needs data for, if any."""
+    rows = _rows(
+        conn,
+        "select diagnosis from evaluation.model_runs order by created_at desc limit 1",
+        (),
+    )
+    if not rows:
+        return None
+    diagnosis = rows[0][0] or {}
+    return diagnosis.get("scarcest_regime") if diagnosis.get("urgent") else None
 
 
 def plan(conn: psycopg.Connection, symbols: list[str], windows_per_symbol: int, window_days: int) -> list[PlannedWindow]:
