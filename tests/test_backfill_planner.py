@@ -73,12 +73,12 @@ def test_nothing_left_plans_nothing():
 
 
 def test_long_windows_take_whole_weeks_back_from_the_newest_day():
-    done = ALL_TICKS - _days(date(2024, 8, 2), date(2024, 8, 31))
+    done = ALL_TICKS - _days(date(2024, 7, 20), date(2024, 8, 31))
     covered = {"bull": 0, "bear": 0, "sideways": 0, "months": 1}
     windows = plan_symbol(_state(materialized=done, missing=covered), windows=5, window_days=31)
     # Newest day 31 Aug (a Saturday): four weeks back from its Monday is Monday 5 Aug;
-    # what is left (2-4 Aug) is the start of that run of days.
-    assert [w.start for w in windows] == [date(2024, 8, 5), date(2024, 8, 2)]
+    # what is left (20 Jul - 4 Aug, 16 days) fits one window and is taken from its start.
+    assert [w.start for w in windows] == [date(2024, 8, 5), date(2024, 7, 20)]
 
 
 def test_a_regime_the_latest_training_run_urgently_needs_goes_first():
@@ -124,3 +124,12 @@ def test_the_planner_reads_the_latest_runs_diagnosis(database):
         _store_run(conn, "newest", "2024-12-15", {"urgent": False, "reasons": [], "scarcest_regime": "bear",
                                                   "message": "no urgent need for data"})
         assert load_state(conn, "BTCUSDT").urgent_regime is None
+
+
+def test_a_gap_shorter_than_a_window_is_filled_by_one_window():
+    # Everything but 2 - 31 August is materialized: one 31-day window holds the whole gap,
+    # rather than a Monday-aligned window and a second one for the days before that Monday.
+    covered = {"bull": 0, "bear": 0, "sideways": 0, "months": 0}
+    done = ALL_TICKS - _days(date(2024, 8, 2), date(2024, 8, 31))
+    windows = plan_symbol(_state(materialized=done, missing=covered), windows=2, window_days=31)
+    assert [(w.start, w.days) for w in windows] == [(date(2024, 8, 2), 31)]

@@ -108,7 +108,8 @@ def plan_symbol(state: SymbolState, windows: int, window_days: int) -> list[Plan
 
     # Then the newest unmaterialized weeks: each window ends with the newest day still to
     # do and starts on a Monday (or where that run of days starts), so a 7-day window is
-    # one week partition and a longer one covers as many whole weeks as it holds.
+    # one week partition and a longer one covers as many whole weeks as it holds; a run
+    # of days shorter than a window is taken in one window.
     weeks_per_window = max(1, window_days // 7)
     while len(planned) < windows:
         remaining = [d for d in todo if d not in claimed]
@@ -119,7 +120,9 @@ def plan_symbol(state: SymbolState, windows: int, window_days: int) -> list[Plan
         while run_start - timedelta(days=1) in state.tick_days and run_start - timedelta(days=1) in remaining:
             run_start -= timedelta(days=1)
         monday = newest - timedelta(days=newest.weekday()) - timedelta(weeks=weeks_per_window - 1)
-        start = max(run_start, monday)
+        # A gap one window can hold is taken whole, whatever weekday it starts on.
+        fits = (newest - run_start).days < window_days
+        start = run_start if fits else max(run_start, monday)
         take([start], f"most recent unmaterialized week ({newest - timedelta(days=newest.weekday()):%Y-%m-%d})")
     return planned
 

@@ -8,49 +8,33 @@ with hours as (
         and {{ window_test_filter('bucket_start_at', ref('candles_1h'), '1h') }}
 ),
 
-hour_trades as (
+window_span as (
     select
-        hours.symbol,
-        hours.bucket_start_at,
-        max(trades.price) as high_price,
-        min(trades.price) as low_price,
-        sum(trades.qty) as volume,
-        count(*) as trade_count
+        symbol,
+        min(bucket_start_at) as first_hour_start_at,
+        max(bucket_start_at) + interval '1 hour' as last_hour_end_at
     from hours
-    inner join {{ ref('stg_raw__trades') }} as trades
-        on
-            hours.symbol = trades.symbol
-            and hours.bucket_start_at <= trades.traded_at
-            and hours.bucket_start_at + interval '1 hour' > trades.traded_at
-    group by hours.symbol, hours.bucket_start_at
+    group by symbol
 ),
 
 from_trades as (
+    -- One pass over the window's trades: hourly buckets straight from the ticks.
     select
-        hour_trades.*,
-        first_trade.price as open_price,
-        last_trade.price as close_price
-    from hour_trades
-    left join lateral (
-        select trades.price
-        from {{ ref('stg_raw__trades') }} as trades
-        where
-            trades.symbol = hour_trades.symbol
-            and trades.traded_at >= hour_trades.bucket_start_at
-            and trades.traded_at < hour_trades.bucket_start_at + interval '1 hour'
-        order by trades.traded_at asc, trades.trade_id asc
-        limit 1
-    ) as first_trade on true
-    left join lateral (
-        select trades.price
-        from {{ ref('stg_raw__trades') }} as trades
-        where
-            trades.symbol = hour_trades.symbol
-            and trades.traded_at >= hour_trades.bucket_start_at
-            and trades.traded_at < hour_trades.bucket_start_at + interval '1 hour'
-        order by trades.traded_at desc, trades.trade_id desc
-        limit 1
-    ) as last_trade on true
+        trades.symbol,
+        date_trunc('hour', trades.traded_at, 'UTC') as bucket_start_at,
+        max(trades.price) as high_price,
+        min(trades.price) as low_price,
+        sum(trades.qty) as volume,
+        count(*) as trade_count,
+        (array_agg(trades.price order by trades.traded_at asc, trades.trade_id asc))[1] as open_price,
+        (array_agg(trades.price order by trades.traded_at desc, trades.trade_id desc))[1] as close_price
+    from window_span
+    inner join {{ ref('stg_raw__trades') }} as trades
+        on
+            window_span.symbol = trades.symbol
+            and window_span.first_hour_start_at <= trades.traded_at
+            and window_span.last_hour_end_at > trades.traded_at
+    group by trades.symbol, date_trunc('hour', trades.traded_at, 'UTC')
 )
 
 select
