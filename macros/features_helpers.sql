@@ -53,3 +53,21 @@
             "gamma_exposure_sign_convention must be calls_positive or puts_positive, got " ~ convention) }}
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- Join each 5-minute bucket to every snapshot usable at its end: taken before the end and
+    at most `max_age_minutes` old then. The snapshot's own 5-minute bucket, a few buckets
+    back at most, is an equality key, so PostgreSQL hash-joins instead of comparing every
+    bucket with every snapshot of the window (quadratic in the window's length); the
+    exact age bounds still decide. Callers keep the newest per bucket. -#}
+{% macro join_usable_snapshots(buckets, snapshots, max_age_minutes) -%}
+    cross join generate_series(0, ceil({{ max_age_minutes }} / 5.0)::integer) as age_steps (buckets_back)
+    inner join {{ snapshots }}
+        on
+            {{ buckets }}.symbol = {{ snapshots }}.symbol
+            and date_bin(interval '5 minutes', {{ snapshots }}.snapshot_at, timestamptz '2000-01-01 00:00:00+00')
+            = {{ buckets }}.bucket_start_at - age_steps.buckets_back * interval '5 minutes'
+            and {{ snapshots }}.snapshot_at < {{ buckets }}.bucket_start_at + interval '5 minutes'
+            and {{ snapshots }}.snapshot_at >= {{ buckets }}.bucket_start_at + interval '5 minutes'
+            - interval '{{ max_age_minutes }} minutes'
+{%- endmacro %}

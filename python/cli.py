@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
 def entry_point() -> None:
     """The console script: a command that ran a Prefect flow exits only after Prefect is
     shut down, and then without the interpreter's atexit phase (see shutdown_prefect)."""
+    # Skipping atexit leaves multiprocessing's semaphores (dbt's, Prefect's) to the
+    # resource tracker process, which cleans them up and would print a UserWarning about
+    # each: it inherits this filter through sys.warnoptions when it is spawned.
+    sys.warnoptions.append("ignore:resource_tracker:UserWarning")
     code = main()
     if "prefect" in sys.modules:
         from sniper.prefect_env import shutdown_prefect

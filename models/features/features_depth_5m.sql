@@ -83,12 +83,7 @@ usable as (
         snapshots.obi_depth_4pct,
         snapshots.obi_depth_5pct
     from buckets
-    inner join snapshots
-        on
-            buckets.symbol = snapshots.symbol
-            and snapshots.snapshot_at < buckets.bucket_start_at + interval '5 minutes'
-            and snapshots.snapshot_at >= buckets.bucket_start_at + interval '5 minutes'
-            - interval '{{ var("depth_band_max_age_minutes") }} minutes'
+    {{ join_usable_snapshots('buckets', 'snapshots', var("depth_band_max_age_minutes")) }}
 ),
 
 final as (

@@ -174,12 +174,7 @@ usable as (
         snapshot_features.max_abs_gamma_strike,
         snapshot_features.zero_gamma_level
     from buckets
-    inner join snapshot_features
-        on
-            buckets.symbol = snapshot_features.symbol
-            and snapshot_features.snapshot_at < buckets.bucket_start_at + interval '5 minutes'
-            and snapshot_features.snapshot_at >= buckets.bucket_start_at + interval '5 minutes'
-            - interval '{{ var("gamma_snapshot_max_age_minutes") }} minutes'
+    {{ join_usable_snapshots('buckets', 'snapshot_features', var("gamma_snapshot_max_age_minutes")) }}
 ),
 
 final as (

@@ -58,21 +58,23 @@ barriers as (
 ),
 
 paths as (
+    -- The next `label_horizon_buckets` candles after each entry, by exact bucket key (a
+    -- missing candle is simply absent), so the join is a hash join, not a range scan.
     select
         barriers.symbol,
         barriers.bucket_start_at,
-        (extract(epoch from path_candles.bucket_start_at - barriers.bucket_start_at) / 300)::integer as step_number,
+        horizon_steps.step_number,
         path_candles.high,
         path_candles.low,
         path_candles.close,
         path_candles.is_complete
     from barriers
+    cross join generate_series(1, {{ var('label_horizon_buckets') }}) as horizon_steps (step_number)
     inner join candles as path_candles
         on
             barriers.symbol = path_candles.symbol
-            and barriers.bucket_start_at < path_candles.bucket_start_at
-            and path_candles.bucket_start_at
-            <= barriers.bucket_start_at + {{ var('label_horizon_buckets') }} * interval '5 minutes'
+            and barriers.bucket_start_at + horizon_steps.step_number * interval '5 minutes'
+            = path_candles.bucket_start_at
 ),
 
 first_touches as (

@@ -53,6 +53,9 @@ class FoldResult:
     daily_returns: pd.Series
     equity: pd.Series
     importance: dict[str, float] = field(default_factory=dict)
+    # Walk-forward folds only: the test period's daily returns under every threshold the
+    # search could have chosen (the trials the Deflated Sharpe Ratio deflates for).
+    trial_daily_returns: dict[float, pd.Series] = field(default_factory=dict)
 
 
 def _wins(frame: pd.DataFrame, side: str) -> np.ndarray:
@@ -119,7 +122,17 @@ def run_fold(data: pd.DataFrame, fold: Fold, kind: str, features: list[str], con
     }
     context = scored[["symbol", "entry_at", "side", "bucket_start_at", "month_regime"]]
     trades = result.trades.merge(context, on=["symbol", "entry_at", "side"], how="left", validate="one_to_one")
-    return FoldResult(kind, fold, threshold, scored, trades, result.daily_returns, result.equity, importance)
+    trials = trial_daily_returns(scored, config.threshold_search.candidates) if kind == "walk_forward" else {}
+    return FoldResult(kind, fold, threshold, scored, trades, result.daily_returns, result.equity, importance, trials)
+
+
+def trial_daily_returns(scored: pd.DataFrame, candidates) -> dict[float, pd.Series]:
+    """Daily returns of the test period had each candidate threshold been the one chosen."""
+    start, end = scored["entry_at"].min(), scored["entry_at"].max()
+    return {
+        float(threshold): simulate(scored, SimulationConfig(threshold=threshold), start=start, end=end).daily_returns
+        for threshold in sorted(candidates)
+    }
 
 
 def evaluate(data: pd.DataFrame, features: list[str], config: EvaluationConfig | None = None) -> list[FoldResult]:

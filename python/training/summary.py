@@ -102,16 +102,29 @@ def summarize(results: list[FoldResult], samples_by_regime: dict[str, int], n_th
 def _overall(trades: pd.DataFrame, daily: pd.Series, results: list[FoldResult], n_candidates: int) -> dict:
     values = trade_metrics(trades if len(trades) else pd.DataFrame({"net_return": [], "side": []}), daily)
     returns = daily.to_numpy(dtype=float)
-    fold_sharpes = [metrics.sharpe_ratio(r.daily_returns.to_numpy(dtype=float)) for r in results
-                    if len(r.daily_returns) > 1]
-    fold_sharpes = [s for s in fold_sharpes if not math.isnan(s)]
-    # Deflation: each fold chose one of `n_candidates` thresholds; the spread of the folds'
-    # Sharpe ratios stands in for the spread across the configurations tried.
-    variance = float(np.var(fold_sharpes, ddof=1)) if len(fold_sharpes) > 1 else 1.0
+    # Deflation (Bailey & Lopez de Prado 2014): the trials are the thresholds the search
+    # could have chosen; their Sharpe ratios over the same walk-forward test days give the
+    # variance, their number N. The selected run's returns are then tested against the
+    # expected maximum Sharpe of N trials with no skill.
+    trial_sharpes = _trial_sharpes(results)
+    n_trials = max(2, n_candidates)
+    variance = float(np.var(trial_sharpes, ddof=1)) if len(trial_sharpes) > 1 else math.nan
     enough = len(returns) > 2 and np.std(returns) > 0
     values["probabilistic_sharpe"] = metrics.probabilistic_sharpe_ratio(returns) if enough else float("nan")
     values["deflated_sharpe"] = (
-        metrics.deflated_sharpe_ratio(returns, n_trials=max(2, n_candidates), trials_sharpe_variance=max(variance, 1e-6))
-        if enough else float("nan")
+        metrics.deflated_sharpe_ratio(returns, n_trials=n_trials, trials_sharpe_variance=variance)
+        if enough and not math.isnan(variance) else float("nan")
     )
     return values
+
+
+def _trial_sharpes(results: list[FoldResult]) -> list[float]:
+    """Annualized Sharpe ratio of each threshold over all walk-forward test days."""
+    by_threshold: dict[float, list[pd.Series]] = {}
+    for result in results:
+        for threshold, daily in result.trial_daily_returns.items():
+            by_threshold.setdefault(threshold, []).append(daily)
+    sharpes = [
+        metrics.sharpe_ratio(pd.concat(parts).to_numpy(dtype=float)) for parts in by_threshold.values()
+    ]
+    return [sharpe for sharpe in sharpes if not math.isnan(sharpe)]
