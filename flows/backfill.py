@@ -22,6 +22,7 @@ from prefect.runtime import flow_run
 from sniper.backfill.ledger import BackfillLock, finish_attempt, mark_interrupted, start_attempt
 from sniper.backfill.planner import PlannedWindow, known_symbols, plan
 from sniper.db.connection import connect
+from sniper.db.statistics import analyze_raw
 from sniper.settings import get_settings
 from sniper.warehouse import dbt_connection_env
 
@@ -132,6 +133,7 @@ def backfill(
     with connect(autocommit=True) as lock_conn, BackfillLock(lock_conn):
         with connect(autocommit=True) as conn:
             mark_interrupted(conn)
+            analyze_raw(conn)  # what was loaded since the last run, seen by the planner
             chosen = symbols or known_symbols(conn)
             # Every window's build refreshes regimes and coverage; only a warehouse that has
             # never been built needs the empty window first.

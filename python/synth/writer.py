@@ -16,6 +16,7 @@ import pandas as pd
 import psycopg
 
 from sniper.db.copy import copy_frame, ensure_week_partitions
+from sniper.db.statistics import analyze_raw
 from sniper.errors import UserError
 from sniper.synth.config import SynthConfig
 from sniper.synth.depth import depth_bands_for_span
@@ -125,6 +126,8 @@ def generate(
                 results.append(result)
                 if on_day:
                     on_day(result)
+        if any(not result.skipped for result in results):
+            analyze_raw(conn)
         return results
     finally:
         conn.execute("select pg_advisory_unlock(%s)", (SYNTH_LOCK_KEY,))

@@ -1,0 +1,22 @@
+"""Planner statistics of the raw tables, refreshed after loads.
+
+PostgreSQL's autovacuum never analyzes a partitioned table itself (only its partitions,
+and only once enough rows changed), so right after a bulk load the planner can see a
+freshly loaded week as nearly empty and pick nested loops over hundreds of thousands of
+rows. ANALYZE of the parents samples a bounded number of rows (default_statistics_target
+x 300) whatever the history's size, so it costs about a second.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+# The raw tables the dbt models read (see models/staging/_staging__sources.yml).
+ANALYZED_TABLES = ("trades", "l1_quotes", "depth_bands", "options_chain", "klines", "load_ledger")
+
+
+def analyze_raw(conn: psycopg.Connection) -> None:
+    """ANALYZE the raw tables the models read (and, through them, their partitions)."""
+    for table in ANALYZED_TABLES:
+        conn.execute(sql.SQL("analyze {}").format(sql.Identifier("raw", table)))
