@@ -29,7 +29,7 @@ def register(nouns: argparse._SubParsersAction) -> None:
         verb = verbs.add_parser(name, help=help_text)
         verb.add_argument("--symbols", help="comma-separated; default: every symbol with loaded ticks")
         verb.add_argument("--weeks", type=int, default=1, help="windows per symbol (default 1)")
-        verb.add_argument("--window-days", type=int, default=7, choices=range(1, 32), metavar="DAYS")
+        verb.add_argument("--window-days", type=int, default=7, choices=range(1, 93), metavar="DAYS")
         verb.set_defaults(handler=handler)
         if name == "run":
             verb.add_argument("--sleep", type=float, default=0.5, help="seconds between windows")

@@ -24,8 +24,10 @@ from sniper.synth.writer import generate
 console = Console(stderr=True)
 DEMO_MARKET = SynthConfig(symbols=["BTCUSDT", "ETHUSDT"], start=date(2024, 6, 1), months=6, seed=7)
 # The nightly job materializes one 7-day window per symbol per night; the demo compresses
-# those nights into month-long windows so the whole job fits in a few minutes.
-DEMO_WINDOW_DAYS = 31
+# those nights into quarter-long windows so the whole job fits in a few minutes: the
+# planner's newest bull month (September) opens the first window, the older one (June)
+# the second, and those two windows per symbol cover all six months.
+DEMO_WINDOW_DAYS = 92
 
 
 def register(nouns: argparse._SubParsersAction) -> None:
