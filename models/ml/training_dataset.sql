@@ -59,7 +59,7 @@ final as (
         labels.short_outcome,
         labels.short_net_return,
         labels.short_exit_at,
-        date_trunc('month', features.bucket_start_at at time zone 'utc')::date as month_start_date,
+        date_trunc('month', labels.entry_at at time zone 'utc')::date as month_start_date,
         daily_regimes.regime as day_regime,
         monthly_regimes.regime as month_regime
     from features
@@ -68,11 +68,11 @@ final as (
     left join daily_regimes
         on
             features.symbol = daily_regimes.symbol
-            and (features.bucket_start_at at time zone 'utc')::date = daily_regimes.price_date
+            and (labels.entry_at at time zone 'utc')::date = daily_regimes.price_date
     left join monthly_regimes
         on
             features.symbol = monthly_regimes.symbol
-            and date_trunc('month', features.bucket_start_at at time zone 'utc')::date
+            and date_trunc('month', labels.entry_at at time zone 'utc')::date
             = monthly_regimes.month_start_date
 )
 
