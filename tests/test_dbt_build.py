@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 from sniper.synth.config import SynthConfig
@@ -9,7 +10,7 @@ from sniper.synth.writer import generate
 from sniper.warehouse import invoke_dbt
 
 
-def test_dbt_build_passes_on_a_synthetic_week(database):
+def test_dbt_build_passes_on_a_synthetic_week(database, tmp_path):
     config = SynthConfig(symbols=["BTCUSDT", "ETHUSDT"], start=date(2024, 6, 3), months=1, days=8, trades_per_day=600)
     with database.connect(autocommit=True) as conn:
         generate(conn, config)
@@ -22,3 +23,40 @@ def test_dbt_build_passes_on_a_synthetic_week(database):
     assert database.scalar("select count(*) from staging.stg_raw__trades") == database.scalar(
         "select count(*) from raw.trades"
     )
+    _every_model_and_column_is_documented(tmp_path)
+
+
+COLUMNS_NOT_YET_DOCUMENTED = {
+    "stg_raw__trades", "stg_raw__l1_quotes", "stg_raw__depth_bands", "stg_raw__options_chain", "stg_raw__klines",
+    "stg_raw__load_ledger", "trade_coverage", "candles_all", "features_trade_flow_5m", "features_l1_5m",
+    "features_depth_5m", "features_gamma_5m", "features_icebergs_5m", "int_features__iceberg_intervals",
+    "iceberg_events", "features_5m", "features_15m", "features_1h", "training_dataset",
+}
+
+
+def _every_model_and_column_is_documented(target_path) -> None:
+    """`dbt docs generate` works; every model carries a description that states its grain
+    ("one row per ..."), and each column a model actually has (the catalog, read from the
+    database) carries a description, except in the models listed above."""
+    result = invoke_dbt(["docs", "generate", "--target-path", str(target_path)])
+    assert result.success, result.exception
+    manifest = json.loads((target_path / "manifest.json").read_text())
+    catalog = json.loads((target_path / "catalog.json").read_text())["nodes"]
+    models = {
+        unique_id: node for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node["package_name"] == "sniper"
+    }
+    assert len(models) > 30
+    undocumented_models = [node["name"] for node in models.values() if not node["description"].strip()]
+    assert undocumented_models == []
+    without_grain = [node["name"] for node in models.values() if "one row per" not in node["description"].lower()]
+    assert without_grain == []
+    undocumented_columns: dict[str, list[str]] = {}
+    for unique_id, node in models.items():
+        for column in catalog[unique_id]["columns"]:
+            if not node["columns"].get(column, {}).get("description", "").strip():
+                undocumented_columns.setdefault(node["name"], []).append(column)
+    # A ratchet: these models describe their columns in prose (doc blocks) but not yet one
+    # by one, so dbt docs shows those columns blank (open work, issue 8). No other model may
+    # join them, and a model that gets documented must leave the list.
+    assert set(undocumented_columns) == COLUMNS_NOT_YET_DOCUMENTED, undocumented_columns
