@@ -3,8 +3,11 @@
 PostgreSQL's autovacuum never analyzes a partitioned table itself (only its partitions,
 and only once enough rows changed), so right after a bulk load the planner can see a
 freshly loaded week as nearly empty and pick nested loops over hundreds of thousands of
-rows. ANALYZE of the parents samples a bounded number of rows (default_statistics_target
-x 300) whatever the history's size, so it costs about a second.
+rows. ANALYZE of a parent samples a bounded number of rows (default_statistics_target x
+300) across its partitions and then analyzes each partition the same way, so its cost
+follows the number of partitions, not the rows: 5.8 s for the demo's six months of two
+symbols (about 100 weekly partitions). PostgreSQL 18's ANALYZE ONLY could skip the
+partitions; it is not used so that older external servers keep working.
 """
 
 from __future__ import annotations
