@@ -7,6 +7,20 @@
     {{ window_bounds(ref('candles_5m'), 'bucket_start_at', '5m') }}
 {%- endmacro %}
 
+{#- The window's 5-minute candle buckets per symbol (needs a `window_bounds` CTE, see
+    above): the buckets a feature model writes, so features never run ahead of the candles. -#}
+{% macro features_window_buckets() -%}
+    select
+        candles.symbol,
+        candles.bucket_start_at
+    from {{ ref('candles_5m') }} as candles
+    inner join window_bounds
+        on
+            candles.symbol = window_bounds.symbol
+            and candles.bucket_start_at >= window_bounds.window_start_at
+            and candles.bucket_start_at < window_bounds.window_end_at
+{%- endmacro %}
+
 {#- Their pre_hook: the same bounds, computed before the statement is planned. -#}
 {% macro features_window_hint() -%}
     {{ window_hint(ref('candles_5m'), 'bucket_start_at', '5m') }}

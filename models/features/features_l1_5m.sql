@@ -219,15 +219,7 @@ combined as (
 
 candle_buckets as (
     -- The window's candle buckets: features never run ahead of the candles.
-    select
-        candles.symbol,
-        candles.bucket_start_at
-    from {{ ref('candles_5m') }} as candles
-    inner join window_bounds
-        on
-            candles.symbol = window_bounds.symbol
-            and candles.bucket_start_at >= window_bounds.window_start_at
-            and candles.bucket_start_at < window_bounds.window_end_at
+    {{ features_window_buckets() }}
 ),
 
 final as (
