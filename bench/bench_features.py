@@ -14,7 +14,13 @@ Each repeat runs, with window_start = 2024-12-02, window_days = 7, force_recompu
 2. `dbt run --select features` (every model in models/features),
 and reads each model's execution_time from target/run_results.json. Printed: per model
 (median over repeats), the candles' total and candles_5m alone, the features' total, and
-the ratio against the target (features within 2x of the candles' own time). Timings depend
+the ratio against the target (features within 2x of the candles' own time).
+
+Also printed, as the floor under any exact OFI in PostgreSQL: one read of the window's L1
+quotes in update order (the primary key's index, no sort) with the previous update's bid
+price (one lag) summed, the least an ordered pass can do; OFI needs four such lags, the
+time-weighted OBI the next update's time, the icebergs the trades merged into the same
+time line. Timings depend
 on the machine and on what else runs on it; the conditions are printed with them.
 """
 
@@ -114,6 +120,30 @@ def run_dbt(selection: str, target: Path, dbt_vars: dict) -> dict[str, float]:
     }
 
 
+ORDERED_PASS_FLOOR = """
+    select sum(previous_bid_price)
+    from (
+        select lag(bid_price) over (order by quoted_at, update_id) as previous_bid_price
+        from staging.stg_raw__l1_quotes
+        where symbol = %(symbol)s and quoted_at >= %(start)s and quoted_at < %(end)s
+    ) as ordered
+"""
+
+
+def ordered_pass_floor(url: str) -> tuple[float, str]:
+    """Seconds for ORDERED_PASS_FLOOR over the window, and the plan's scan (to show no sort)."""
+    import psycopg
+
+    window = {"symbol": SYMBOL, "start": BENCH_WEEK, "end": BENCH_WEEK + timedelta(days=7)}
+    with psycopg.connect(url) as conn:
+        plan = "\n".join(row[0] for row in conn.execute("explain (costs off) " + ORDERED_PASS_FLOOR, window))
+        started = time.perf_counter()
+        conn.execute(ORDERED_PASS_FLOOR, window).fetchone()
+        seconds = time.perf_counter() - started
+    scan = "sorted" if "Sort" in plan else ("index order, no sort" if "Index Scan" in plan else "other")
+    return seconds, scan
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", type=Path, default=Path(".sniper/bench-features"))
@@ -136,11 +166,14 @@ def main() -> int:
 
     candle_runs: list[dict[str, float]] = []
     feature_runs: list[dict[str, float]] = []
+    floors: list[float] = []
     for attempt in range(args.repeat):
         candle_runs.append(run_dbt("candles", target, window))
         feature_runs.append(run_dbt("features", target, window))
+        seconds, floor_scan = ordered_pass_floor(url)
+        floors.append(seconds)
         print(f"  repeat {attempt + 1}: candles {sum(candle_runs[-1].values()):.1f} s,"
-              f" features {sum(feature_runs[-1].values()):.1f} s", flush=True)
+              f" features {sum(feature_runs[-1].values()):.1f} s, ordered-pass floor {seconds:.1f} s", flush=True)
 
     def median(runs: list[dict[str, float]], model: str) -> float:
         return statistics.median(run[model] for run in runs)
@@ -163,6 +196,9 @@ def main() -> int:
     verdict = "within" if ratio <= TARGET_RATIO else "NOT within"
     print(f"features / candles = {ratio:.1f}x: {verdict} the {TARGET_RATIO:.0f}x target"
           f" (vs candles_5m alone: {features_total / candles_5m:.1f}x)")
+    floor = statistics.median(floors)
+    print(f"floor: one ordered pass over the {ticks['l1_quotes']:,} quotes with one lag ({floor_scan}):"
+          f" {floor:.1f} s = {floor / candles_total:.1f}x the candles")
     return 0
 
 

@@ -68,46 +68,69 @@ prior_quotes as (
 ),
 
 sequenced as (
-    -- One ordered pass (the primary key's order: no sort). The previous book as one array;
-    -- before the first update read it comes from prior_quotes. Times are whole epoch
-    -- microseconds in float8 (exact below 2^53).
+    -- One ordered pass (the primary key's order, read from the index: no sort). The previous
+    -- update's book, column by column (scalar lags cost a third of one array lag: no array
+    -- built per update); before the first update read it comes from prior_quotes (a lag's
+    -- default, evaluated only for the first update). Times are
+    -- whole epoch microseconds in float8 (exact below 2^53).
     select
-        *,
-        lag(book, 1, (
-            select prior_quotes.book from prior_quotes
-            where prior_quotes.symbol = timed.symbol
-        )) over by_update as previous_book,
-        lead(quoted_us) over by_update as next_quoted_us
-    from (
-        select
-            symbol,
-            quoted_at,
-            update_id,
-            array[bid_price, bid_qty, ask_price, ask_qty] as book,
-            round(date_part('epoch', quoted_at) * 1000000) as quoted_us
-        from window_quotes
-    ) as timed
+        symbol,
+        round(date_part('epoch', quoted_at) * 1000000) as quoted_us,
+        round(date_part('epoch', lead(quoted_at) over by_update) * 1000000) as next_quoted_us,
+        bid_price,
+        bid_qty,
+        ask_price,
+        ask_qty,
+        lag(
+            bid_price, 1, (
+                select prior_quotes.book[1] from prior_quotes
+                where prior_quotes.symbol = window_quotes.symbol
+            )
+        )
+            over by_update as previous_bid_price,
+        lag(
+            bid_qty, 1, (
+                select prior_quotes.book[2] from prior_quotes
+                where prior_quotes.symbol = window_quotes.symbol
+            )
+        )
+            over by_update as previous_bid_qty,
+        lag(
+            ask_price, 1, (
+                select prior_quotes.book[3] from prior_quotes
+                where prior_quotes.symbol = window_quotes.symbol
+            )
+        )
+            over by_update as previous_ask_price,
+        lag(
+            ask_qty, 1, (
+                select prior_quotes.book[4] from prior_quotes
+                where prior_quotes.symbol = window_quotes.symbol
+            )
+        )
+            over by_update as previous_ask_qty
+    from window_quotes
     window by_update as (partition by symbol order by quoted_at, update_id)
 ),
 
 events as (
-    -- e_n of Cont, Kukanov and Stoikov (2014), eq. (10), with book = (bid price, bid size,
-    -- ask price, ask size); null for an update without a predecessor.
+    -- e_n of Cont, Kukanov and Stoikov (2014), eq. (10); null for an update without a
+    -- predecessor.
     select
         symbol,
         floor(quoted_us / 300000000) * 300000000 as bucket_us,
         quoted_us,
         next_quoted_us,
         case
-            when previous_book is not null
+            when previous_bid_price is not null
                 then
-                    case when book[1] >= previous_book[1] then book[2] else 0 end
-                    - case when book[1] <= previous_book[1] then previous_book[2] else 0 end
-                    - case when book[3] <= previous_book[3] then book[4] else 0 end
-                    + case when book[3] >= previous_book[3] then previous_book[4] else 0 end
+                    case when bid_price >= previous_bid_price then bid_qty else 0 end
+                    - case when bid_price <= previous_bid_price then previous_bid_qty else 0 end
+                    - case when ask_price <= previous_ask_price then ask_qty else 0 end
+                    + case when ask_price >= previous_ask_price then previous_ask_qty else 0 end
         end as ofi_event,
-        (book[2] - book[4]) / nullif(book[2] + book[4], 0) as obi,
-        (book[2] + book[4]) / 2 as l1_depth
+        (bid_qty - ask_qty) / nullif(bid_qty + ask_qty, 0) as obi,
+        (bid_qty + ask_qty) / 2 as l1_depth
     from sequenced
 ),
 

@@ -1,19 +1,13 @@
-with source as (
-    select * from {{ source('raw', 'depth_bands') }}
-    where market = '{{ var("market") }}'
-),
-
-renamed as (
-    select
-        symbol,
-        ts as snapshot_at,
-        side,
-        band_pct,
-        depth,
-        notional,
-        exchange,
-        market
-    from source
-)
-
-select * from renamed
+-- No import CTEs, as in stg_raw__trades: a view with a WITH is never flattened into the
+-- query that reads it, which hides the raw index's order and the partitions from callers.
+select
+    symbol,
+    ts as snapshot_at,
+    side,
+    band_pct,
+    depth,
+    notional,
+    exchange,
+    market
+from {{ source('raw', 'depth_bands') }}
+where market = '{{ var("market") }}'
