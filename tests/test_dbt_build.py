@@ -29,7 +29,7 @@ def test_dbt_build_passes_on_a_synthetic_week(database, tmp_path):
 def _every_model_and_column_is_documented(target_path) -> None:
     """`dbt docs generate` works; every model carries a description that states its grain
     ("one row per ..."), and each column a model actually has (the catalog, read from the
-    database) carries a description."""
+    database) carries a description, and no model documents a column it does not have."""
     result = invoke_dbt(["docs", "generate", "--target-path", str(target_path)])
     assert result.success, result.exception
     manifest = json.loads((target_path / "manifest.json").read_text())
@@ -50,3 +50,9 @@ def _every_model_and_column_is_documented(target_path) -> None:
                 undocumented_columns.setdefault(node["name"], []).append(column)
     # json, not the dict itself: pytest would cut a long dict's repr short.
     assert undocumented_columns == {}, json.dumps(undocumented_columns, indent=1, sort_keys=True)
+    phantom_columns = {
+        node["name"]: sorted(set(node["columns"]) - set(catalog[unique_id]["columns"]))
+        for unique_id, node in models.items()
+        if set(node["columns"]) - set(catalog[unique_id]["columns"])
+    }
+    assert phantom_columns == {}
