@@ -85,3 +85,12 @@
             and {{ snapshots }}.snapshot_at >= {{ buckets }}.bucket_start_at + interval '5 minutes'
             - interval '{{ max_age_minutes }} minutes'
 {%- endmacro %}
+
+{#- features_l1_5m's previous update's value of a book column, in its `by_update` window
+    over `window_quotes`; for the first update read, the prior update's (`prior_quotes.book`
+    at `position`), as the lag's default: evaluated for that update only. -#}
+{% macro previous_or_prior(column, position) -%}
+    lag({{ column }}, 1, (
+        select prior_quotes.book[{{ position }}] from prior_quotes where prior_quotes.symbol = window_quotes.symbol
+    )) over by_update
+{%- endmacro %}

@@ -70,9 +70,7 @@ prior_quotes as (
 sequenced as (
     -- One ordered pass (the primary key's order, read from the index: no sort). The previous
     -- update's book, column by column (scalar lags cost a third of one array lag: no array
-    -- built per update); before the first update read it comes from prior_quotes (a lag's
-    -- default, evaluated only for the first update). Times are
-    -- whole epoch microseconds in float8 (exact below 2^53).
+    -- built per update). Times are whole epoch microseconds in float8 (exact below 2^53).
     select
         symbol,
         round(date_part('epoch', quoted_at) * 1000000) as quoted_us,
@@ -81,34 +79,10 @@ sequenced as (
         bid_qty,
         ask_price,
         ask_qty,
-        lag(
-            bid_price, 1, (
-                select prior_quotes.book[1] from prior_quotes
-                where prior_quotes.symbol = window_quotes.symbol
-            )
-        )
-            over by_update as previous_bid_price,
-        lag(
-            bid_qty, 1, (
-                select prior_quotes.book[2] from prior_quotes
-                where prior_quotes.symbol = window_quotes.symbol
-            )
-        )
-            over by_update as previous_bid_qty,
-        lag(
-            ask_price, 1, (
-                select prior_quotes.book[3] from prior_quotes
-                where prior_quotes.symbol = window_quotes.symbol
-            )
-        )
-            over by_update as previous_ask_price,
-        lag(
-            ask_qty, 1, (
-                select prior_quotes.book[4] from prior_quotes
-                where prior_quotes.symbol = window_quotes.symbol
-            )
-        )
-            over by_update as previous_ask_qty
+        {{ previous_or_prior('bid_price', 1) }} as previous_bid_price,
+        {{ previous_or_prior('bid_qty', 2) }} as previous_bid_qty,
+        {{ previous_or_prior('ask_price', 3) }} as previous_ask_price,
+        {{ previous_or_prior('ask_qty', 4) }} as previous_ask_qty
     from window_quotes
     window by_update as (partition by symbol order by quoted_at, update_id)
 ),
