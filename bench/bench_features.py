@@ -20,8 +20,10 @@ Also printed, as the floor under any exact OFI in PostgreSQL: one read of the wi
 quotes in update order (the primary key's index, no sort) with the previous update's bid
 price (one lag) summed, the least an ordered pass can do; OFI needs four such lags, the
 time-weighted OBI the next update's time, the icebergs the trades merged into the same
-time line. Timings depend
-on the machine and on what else runs on it; the conditions are printed with them.
+time line.
+
+Timings depend on the machine and on what else runs on it; the conditions are printed with
+them.
 """
 
 from __future__ import annotations
