@@ -24,17 +24,15 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import psutil
 import psycopg
-from psycopg import sql
 
 from sniper.db.embedded import EmbeddedCluster
-from sniper.db.migrate import migrate
+from sniper.db.scratch import create_scratch_database, drop_scratch_database
 from sniper.settings import get_settings
 from sniper.synth.config import SynthConfig
 from sniper.synth.writer import generate
@@ -57,23 +55,8 @@ EVALUATION = EvaluationConfig(walk_forward=WalkForwardConfig(train_months=3, tes
 NOISE_SIGMAS = 3.0
 
 
-def _database(cluster: EmbeddedCluster) -> tuple[str, str]:
-    name = f"honesty_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(cluster.conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = f"postgresql://postgres@/{name}?host={cluster.socket_dir}"
-    with psycopg.connect(url) as conn:
-        migrate(conn)
-    return name, url
-
-
-def _drop(cluster: EmbeddedCluster, name: str) -> None:
-    with psycopg.connect(cluster.conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-
-
 def run(cluster: EmbeddedCluster, config: SynthConfig) -> dict:
-    name, url = _database(cluster)
+    name, url = create_scratch_database(cluster, "honesty")
     os.environ["SNIPER_DATABASE_URL"] = url
     get_settings.cache_clear()
     started = time.perf_counter()
@@ -93,7 +76,7 @@ def run(cluster: EmbeddedCluster, config: SynthConfig) -> dict:
         summary = summarize(results, data["month_regime"].value_counts().to_dict(),
                             len(EVALUATION.threshold_search.candidates))
     finally:
-        _drop(cluster, name)
+        drop_scratch_database(cluster, name)
     trades = pd.concat([r.trades for r in results if r.kind == "walk_forward"], ignore_index=True)
     test = data[data["entry_at"] >= TEST_START].dropna(subset=columns)
     base = {side: float((test[f"{side}_net_return"] > 0).mean()) for side in SIDES}

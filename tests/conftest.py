@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +18,10 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 import pytest
-from psycopg import sql
 
 from sniper.db.connection import DatabaseTarget, resolve_target
 from sniper.db.embedded import EmbeddedCluster
-from sniper.db.migrate import migrate
+from sniper.db.scratch import create_scratch_database, drop_scratch_database
 from sniper.settings import get_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,18 +83,8 @@ class TestDatabase:
 
 
 def _create_database(cluster: EmbeddedCluster, prefix: str) -> TestDatabase:
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(cluster.conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = f"postgresql://postgres@/{name}?host={cluster.socket_dir}"
-    with psycopg.connect(url) as conn:
-        migrate(conn)
+    name, url = create_scratch_database(cluster, prefix)
     return TestDatabase(name=name, url=url, cluster=cluster)
-
-
-def _drop_database(cluster: EmbeddedCluster, name: str) -> None:
-    with psycopg.connect(cluster.conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 @pytest.fixture
@@ -107,7 +95,7 @@ def database(pg_cluster, monkeypatch) -> Iterator[TestDatabase]:
     get_settings.cache_clear()
     yield db
     get_settings.cache_clear()
-    _drop_database(pg_cluster, db.name)
+    drop_scratch_database(pg_cluster, db.name)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +107,7 @@ def module_database(pg_cluster) -> Iterator[TestDatabase]:
         get_settings.cache_clear()
         yield db
     get_settings.cache_clear()
-    _drop_database(pg_cluster, db.name)
+    drop_scratch_database(pg_cluster, db.name)
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
