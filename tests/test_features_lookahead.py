@@ -19,6 +19,7 @@ import pytest
 from sniper.synth.config import SynthConfig
 from sniper.synth.writer import generate
 from sniper.warehouse import invoke_dbt
+from tests.raw_perturbation import perturb_raw_from
 
 CONFIG = SynthConfig(symbols=["BTCUSDT"], start=date(2024, 7, 1), months=1, days=2, seed=6,
                      trades_per_day=4_000, icebergs_per_day=12)
@@ -43,33 +44,6 @@ def _bucket_end_inside_an_iceberg(db) -> pd.Timestamp:
     pytest.fail("no planted iceberg crosses a 5-minute boundary")
 
 
-def _perturb_from(db, cutoff: pd.Timestamp) -> None:
-    with db.connect() as conn:
-        conn.execute(
-            "insert into raw.trades select exchange, market, symbol, trade_id + 1000000000000, %s, price * 0.97,"
-            " qty * 50, quote_qty * 48.5, not is_buyer_maker from raw.trades where ts >= %s"
-            " order by ts limit 20", (cutoff, cutoff),
-        )
-        conn.execute(
-            "update raw.trades set qty = qty * 3, quote_qty = quote_qty * 3 * 1.01, price = price * 1.01,"
-            " is_buyer_maker = not is_buyer_maker where ts >= %s", (cutoff,),
-        )
-        conn.execute(
-            "insert into raw.l1_quotes select exchange, market, symbol, update_id + 1000000000000, %s,"
-            " bid_price * 0.99, bid_qty * 9, ask_price * 1.01, ask_qty / 9 from raw.l1_quotes where ts >= %s"
-            " order by ts limit 5", (cutoff, cutoff),
-        )
-        conn.execute(
-            "update raw.l1_quotes set bid_qty = bid_qty * 2, ask_qty = ask_qty / 2, bid_price = bid_price + 0.5,"
-            " ask_price = ask_price + 0.5 where ts >= %s", (cutoff,),
-        )
-        conn.execute("update raw.depth_bands set depth = depth * 3 where side = 'bid' and ts >= %s", (cutoff,))
-        conn.execute(
-            "update raw.options_chain set gamma = gamma * 5, open_interest = open_interest + 100,"
-            " mark_iv = mark_iv * 1.5 where ts >= %s", (cutoff,),
-        )
-
-
 def _assert_same(before: pd.DataFrame, after: pd.DataFrame, label: str) -> None:
     assert len(before) == len(after) and len(before) > 0, label
     for column in before.columns:
@@ -88,7 +62,7 @@ def test_features_of_buckets_ending_by_t_ignore_everything_after_t(database):
     before = _snapshot(database)
     cutoff = _bucket_end_inside_an_iceberg(database)
 
-    _perturb_from(database, cutoff)
+    perturb_raw_from(database, cutoff)
     assert invoke_dbt(SELECTION, {**WINDOW, "force_recompute": True}).success
     after = _snapshot(database)
 

@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sniper.db.scratch import drop_scratch_database
 from sniper.synth.config import SynthConfig
 from sniper.synth.writer import generate
-from tests.conftest import _create_database, _drop_database, run_cli
+from tests.conftest import _create_database, run_cli
 
 FINGERPRINT_QUERY = (
     "select md5(string_agg(concat_ws(',', symbol, trade_id, ts, price, qty, is_buyer_maker), ';'"
@@ -35,7 +36,7 @@ def market(pg_cluster):
     with db.connect(autocommit=True) as conn:
         generate(conn, config)
     yield db
-    _drop_database(pg_cluster, db.name)
+    drop_scratch_database(pg_cluster, db.name)
 
 
 def _trades(db) -> pd.DataFrame:
@@ -69,7 +70,7 @@ def test_same_seed_same_market_other_seed_other_market(pg_cluster):
         with db.connect(autocommit=True) as conn:
             generate(conn, config)
         fingerprints.append(db.scalar(FINGERPRINT_QUERY))
-        _drop_database(pg_cluster, db.name)
+        drop_scratch_database(pg_cluster, db.name)
     assert fingerprints[0] == fingerprints[1]
     assert fingerprints[0] != fingerprints[2]
 
@@ -152,7 +153,7 @@ def test_planted_signal_is_there_and_absent_at_strength_zero(market, pg_cluster)
     with db.connect(autocommit=True) as conn:
         generate(conn, config)
     correlation = _flow_vs_future_return(_trades(db))
-    _drop_database(pg_cluster, db.name)
+    drop_scratch_database(pg_cluster, db.name)
     # 2,880 buckets: the standard error of a zero correlation is about 0.019.
     assert abs(correlation) < 0.06
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sniper.db.scratch import drop_scratch_database
 from sniper.settings import get_settings
 from sniper.synth.config import SynthConfig
 from sniper.synth.writer import generate
@@ -43,7 +44,8 @@ from sniper.training.pipeline import TrainOutcome, TrainRequest, run_training
 from sniper.training.splits import WalkForwardConfig
 from sniper.training.summary import summarize
 from sniper.warehouse import invoke_dbt
-from tests.conftest import _create_database, _drop_database
+from tests.conftest import _create_database
+from tests.raw_perturbation import perturb_raw_from
 
 if TYPE_CHECKING:  # imported by name, pytest would try to collect it as a test class
     from tests.conftest import TestDatabase
@@ -122,7 +124,7 @@ def _trained_warehouse(cluster, state_dir, **market) -> Iterator[Warehouse]:
             outcome = run_training(REQUEST)
         yield Warehouse(db, outcome)
     finally:
-        _drop_database(cluster, db.name)
+        drop_scratch_database(cluster, db.name)
 
 
 @pytest.fixture(scope="module")
@@ -398,34 +400,6 @@ def _leak_one_bucket(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return leaked
 
 
-def _perturb_from(db: TestDatabase, cutoff: pd.Timestamp) -> None:
-    """Change every raw event at or after `cutoff` and add trades and quotes exactly at it."""
-    with db.connect() as conn:
-        conn.execute(
-            "insert into raw.trades select exchange, market, symbol, trade_id + 1000000000000, %s, price * 0.97,"
-            " qty * 40, quote_qty * 38.8, not is_buyer_maker from raw.trades where ts >= %s order by ts limit 20",
-            (cutoff, cutoff),
-        )
-        conn.execute(
-            "update raw.trades set qty = qty * 3, quote_qty = quote_qty * 3.03, price = price * 1.01,"
-            " is_buyer_maker = not is_buyer_maker where ts >= %s", (cutoff,),
-        )
-        conn.execute(
-            "insert into raw.l1_quotes select exchange, market, symbol, update_id + 1000000000000, %s,"
-            " bid_price * 0.99, bid_qty * 9, ask_price * 1.01, ask_qty / 9 from raw.l1_quotes where ts >= %s"
-            " order by ts limit 5", (cutoff, cutoff),
-        )
-        conn.execute(
-            "update raw.l1_quotes set bid_qty = bid_qty * 2, ask_qty = ask_qty / 2, bid_price = bid_price + 0.5,"
-            " ask_price = ask_price + 0.5 where ts >= %s", (cutoff,),
-        )
-        conn.execute("update raw.depth_bands set depth = depth * 3 where side = 'bid' and ts >= %s", (cutoff,))
-        conn.execute(
-            "update raw.options_chain set gamma = gamma * 5, open_interest = open_interest + 100,"
-            " mark_iv = mark_iv * 1.5 where ts >= %s", (cutoff,),
-        )
-
-
 def _training_dataset(db: TestDatabase) -> pd.DataFrame:
     return db.frame("select * from ml.training_dataset order by symbol, bucket_start_at")
 
@@ -447,7 +421,7 @@ def test_no_feature_of_the_dataset_looks_past_its_bucket_and_a_shifted_one_is_ca
         generate(conn, LOOKAHEAD_MARKET)
     assert invoke_dbt(["run", "--select", "+training_dataset"], LOOKAHEAD_WINDOW).success
     before = _training_dataset(database)
-    _perturb_from(database, CUTOFF)
+    perturb_raw_from(database, CUTOFF)
     assert invoke_dbt(["run", "--select", "+training_dataset"], {**LOOKAHEAD_WINDOW, "force_recompute": True}).success
     after = _training_dataset(database)
 
