@@ -25,7 +25,8 @@ from sniper.db.scratch import create_scratch_database, drop_scratch_database
 from sniper.settings import get_settings
 
 REPO = Path(__file__).resolve().parents[1]
-REALDATA = REPO.parent / "shared" / "realdata"
+# The real captures the tests read travel with the repository (tests/data/realdata/README.md).
+REALDATA = REPO / "tests" / "data" / "realdata"
 SNIPER = Path(sys.executable).with_name("sniper")
 
 

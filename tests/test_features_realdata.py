@@ -1,4 +1,4 @@
-"""The real Binance spot captures (/work/shared/realdata/binance-websocket, two files per
+"""The real Binance spot captures (tests/data/realdata/binance-websocket, two files per
 symbol spanning midnight UTC): loaded with the recording loader, the features are built
 for every 5-minute bucket, and OFI, OBI and the taker/whale flow agree with values
 computed here straight from the gzip files.
