@@ -19,7 +19,7 @@ Measured, each --repeat times (median and best printed), each dbt invocation in 
 process so that its peak RSS is its own:
 
 1. `dbt run --select candles` over the benchmark week with 24 weeks of candles already
-   materialized (candle_retention_mode=backfill, so all of them stay): with window_start (literal bounds) and without (the next window, found
+   materialized (no build deletes any): with window_start (literal bounds) and without (the next window, found
    at run time); then without window_start again with only 4 weeks materialized.
    Printed: the invocation's wall time, each model's execution_time from
    run_results.json, and ticks/s over the sum of the seven models' execution times.
@@ -50,7 +50,7 @@ SHORT_HISTORY_WEEKS = 4
 DATABASE = "bench"
 TIMEFRAMES = ["5m", "15m", "1h", "4h", "1d", "1w", "1mo"]
 # Keep every bucket: the history must really be there for the 4-vs-24-weeks comparison.
-RETENTION = {"candle_retention_mode": "backfill"}
+RETENTION: dict = {}  # no build deletes anything (retention is `sniper retention apply`)
 
 
 def peak_rss_mb() -> float:

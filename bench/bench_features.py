@@ -162,7 +162,7 @@ def main() -> int:
     get_settings.cache_clear()
     ticks = counts(url)
     window = {"window_start": BENCH_WEEK.isoformat(), "window_days": 7, "symbols": [SYMBOL],
-              "force_recompute": True, "candle_retention_mode": "backfill"}
+              "force_recompute": True}
     target = args.dir / "target"
     run_dbt("staging", target, {})
 

@@ -63,8 +63,7 @@ def run(cluster: EmbeddedCluster, config: SynthConfig) -> dict:
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             generate(conn, config)
-        window = {"window_start": START.isoformat(), "window_days": (END - START).days,
-                  "candle_retention_mode": "backfill"}
+        window = {"window_start": START.isoformat(), "window_days": (END - START).days}
         for args, dbt_vars in ((["run", "--select", "staging", "candles+", "--exclude", "path:models/ml"], window),
                                (["run", "--select", "path:models/ml"], None)):
             if not invoke_dbt([*args, "--quiet"], dbt_vars).success:

@@ -57,7 +57,7 @@
 
 {#- +1 for the option type the gamma_exposure_sign_convention var counts positive, else -1. -#}
 {% macro features_gamma_sign(option_type_column) -%}
-    {%- set convention = var('gamma_exposure_sign_convention') -%}
+    {%- set convention = sniper_var('gamma_exposure_sign_convention') -%}
     {%- if convention == 'calls_positive' -%}
         case when {{ option_type_column }} = 'call' then 1 else -1 end
     {%- elif convention == 'puts_positive' -%}

@@ -36,46 +36,21 @@
     With window_start, every model covers [window_start, + window_days) widened to whole
     `timeframe` buckets, so a rollup recomputes every bucket the window touches. -#}
 
+{#- The run's window vars, checked (macros/vars.sql). -#}
 {% macro window_start_var() -%}
-    {%- set value = var('window_start', none) -%}
-    {%- if value is none or (value | string | trim) in ('', 'none', 'None', 'null') -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set text = value | string | trim -%}
-    {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', text) -%}
-        {{ exceptions.raise_compiler_error("var window_start must be a date YYYY-MM-DD, got '" ~ text ~ "'") }}
-    {%- endif -%}
-    {{ return(text) }}
+    {{ return(sniper_var('window_start')) }}
 {%- endmacro %}
 
 {% macro window_days_var() -%}
-    {%- set text = var('window_days', 7) | string | trim -%}
-    {%- if not modules.re.fullmatch('[1-9][0-9]*', text) -%}
-        {{ exceptions.raise_compiler_error("var window_days must be a whole number of days >= 1, got '" ~ text ~ "'") }}
-    {%- endif -%}
-    {{ return(text | int) }}
+    {{ return(sniper_var('window_days')) }}
 {%- endmacro %}
 
 {% macro symbols_var() -%}
-    {%- set value = var('symbols', none) -%}
-    {%- if value is none or value == '' or value == [] -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set listed = value.split(',') if value is string else value -%}
-    {%- set symbols = [] -%}
-    {%- for symbol in listed -%}
-        {%- set symbol = symbol | string | trim -%}
-        {%- if not modules.re.fullmatch('[A-Z0-9]{2,20}', symbol) -%}
-            {{ exceptions.raise_compiler_error("var symbols: invalid symbol '" ~ symbol ~ "'") }}
-        {%- endif -%}
-        {%- do symbols.append(symbol) -%}
-    {%- endfor -%}
-    {{ return(symbols) }}
+    {{ return(sniper_var('symbols')) }}
 {%- endmacro %}
 
 {% macro force_recompute_var() -%}
-    {%- set value = var('force_recompute', false) -%}
-    {{ return(value is sameas true or (value | string | lower) in ('true', '1', 'yes')) }}
+    {{ return(sniper_var('force_recompute')) }}
 {%- endmacro %}
 
 {#- SQL literal of the explicit window's start/end, or none without window_start. -#}

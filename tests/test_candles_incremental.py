@@ -1,4 +1,4 @@
-"""The candle models on a real database: windows, incremental runs, force_recompute, retention.
+"""The candle models on a real database: windows, incremental runs, force_recompute.
 
 One small synthetic market for the module (~2,000 trades a day): BTCUSDT from Saturday
 2024-06-01 and ETHUSDT from Monday 2024-06-03, so their first windows differ. Two holes
@@ -219,30 +219,6 @@ def test_window_days_and_symbols_vars(market):
     assert_matches_reference(
         market,
         {"BTCUSDT": Span(ts("2024-06-01"), ts("2024-06-07")), "ETHUSDT": Span(ts("2024-06-03"), ts("2024-06-09"))},
-    )
-
-
-def test_retention_keeps_the_policy_period_behind_the_newest_bucket(market):
-    policy = {
-        "phase1": {"5m": "1 week", "15m": "1 week", "1h": "10 days", "4h": "10 days", "1d": "10 days", "1w": "3 weeks",
-                   "1mo": "6 months"},
-        "backfill": {timeframe: None for timeframe in TIMEFRAMES},
-    }  # fmt: skip
-    reset(market)
-    run_candles(market, window_start="2024-06-01", window_days=14, candle_retention=policy, candle_retention_mode="backfill")
-    assert five_minute_span(market)["BTCUSDT"][0] == ts("2024-06-01")
-    # A window_start run deletes nothing: nothing outside its window changes.
-    run_candles(market, window_start="2024-06-15", candle_retention=policy, candle_retention_mode="phase1")
-    assert five_minute_span(market)["BTCUSDT"][0] == ts("2024-06-01")
-    run_candles(market, candle_retention=policy, candle_retention_mode="phase1")
-    for symbol, (first, last) in five_minute_span(market).items():
-        assert first == last - pd.Timedelta(weeks=1), symbol
-    rows = market.rows(
-        "select symbol, min(bucket_start_at), max(bucket_start_at) from candles.candles_1h group by symbol"
-    )
-    assert all(pd.Timestamp(last) - pd.Timestamp(first) == pd.Timedelta(days=10) for _, first, last in rows)
-    assert market.scalar("select min(bucket_start_at) from candles.candles_1mo where symbol = 'BTCUSDT'") == datetime(
-        2024, 6, 1, tzinfo=UTC
     )
 
 

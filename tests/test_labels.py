@@ -16,16 +16,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
+from sniper.dbt_vars import ProjectVars
 from sniper.synth.config import SynthConfig
 from sniper.synth.writer import generate
 from sniper.warehouse import invoke_dbt
 
-VARS = yaml.safe_load((Path(__file__).resolve().parents[1] / "dbt_project.yml").read_text())["vars"]
-HORIZON = VARS["label_horizon_buckets"]
-LOOKBACK = VARS["label_vol_lookback_buckets"]
-TAKE_PROFIT, STOP_LOSS, FEE = VARS["label_take_profit_vol"], VARS["label_stop_loss_vol"], VARS["label_fee_per_side"]
+VARS = ProjectVars()
+HORIZON = VARS.label_horizon_buckets
+LOOKBACK = VARS.label_vol_lookback_buckets
+TAKE_PROFIT, STOP_LOSS, FEE = VARS.label_take_profit_vol, VARS.label_stop_loss_vol, VARS.label_fee_per_side
 STEP = pd.Timedelta(minutes=5)
 
 
@@ -36,7 +36,7 @@ def labelled(module_database):
         generate(conn, config)
     result = invoke_dbt(
         ["run", "--select", "+labels_5m"],
-        {"window_start": "2024-07-01", "window_days": 3, "candle_retention_mode": "backfill"},
+        {"window_start": "2024-07-01", "window_days": 3},
     )
     assert result.success
     candles = module_database.frame(

@@ -54,7 +54,7 @@ START = date(2024, 6, 1)
 END = date(2024, 12, 1)  # six months: bull, bear, sideways, bull, bear, sideways
 TEST_START = pd.Timestamp("2024-09-01", tz="UTC")  # the walk-forward's first test month
 MARKET = {"symbols": ["BTCUSDT"], "start": START, "months": 6, "trades_per_day": 300, "seed": 7}
-WINDOW = {"window_start": START.isoformat(), "window_days": (END - START).days, "candle_retention_mode": "backfill"}
+WINDOW = {"window_start": START.isoformat(), "window_days": (END - START).days}
 # One XGBoost thread (the default is 2): on a 2-core host two threads run about 6x slower
 # as soon as anything else keeps a core busy.
 EVALUATION = EvaluationConfig(walk_forward=WalkForwardConfig(train_months=3, test_months=3),
@@ -337,7 +337,7 @@ def test_shuffling_the_training_labels_destroys_the_edge(planted_market):
 
 LOOKAHEAD_MARKET = SynthConfig(symbols=["BTCUSDT"], start=date(2024, 7, 1), months=1, days=2, seed=5,
                                trades_per_day=4_000)
-LOOKAHEAD_WINDOW = {"window_start": "2024-07-01", "window_days": 2, "candle_retention_mode": "backfill"}
+LOOKAHEAD_WINDOW = {"window_start": "2024-07-01", "window_days": 2}
 # On the hour: an options-chain snapshot and a depth snapshot are taken exactly at T.
 CUTOFF = pd.Timestamp("2024-07-02 12:00", tz="UTC")
 KEYS = ["symbol", "bucket_start_at"]

@@ -6,7 +6,7 @@
         on_schema_change='fail',
         indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
         pre_hook="{{ candles_clear_window('1d', from_candles=ref('candles_5m')) }}",
-        post_hook="{{ candles_retention('1d') }}",
+        meta={'retention_timeframe': '1d'},
     )
 }}
 

@@ -6,7 +6,7 @@
         on_schema_change='fail',
         indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
         pre_hook="{{ candles_clear_window('1w', from_candles=ref('candles_1d')) }}",
-        post_hook="{{ candles_retention('1w') }}",
+        meta={'retention_timeframe': '1w'},
     )
 }}
 

@@ -6,7 +6,7 @@
         on_schema_change='fail',
         indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
         pre_hook=["{{ candles_window_hint('5m') }}", "{{ candles_clear_window('5m') }}"],
-        post_hook="{{ candles_retention('5m') }}",
+        meta={'retention_timeframe': '5m'},
     )
 }}
 

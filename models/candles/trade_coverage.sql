@@ -3,7 +3,7 @@
 with ledger as (
     select * from {{ ref('stg_raw__load_ledger') }}
     where
-        market = '{{ var("market") }}'
+        market = '{{ sniper_var('market') }}'
         and symbol is not null
         and first_event_at is not null
         and last_event_at is not null
@@ -17,7 +17,7 @@ classified as (
         first_event_at,
         last_event_at,
         case data_kind
-            {%- for data_kind, covers in var('trade_load_coverage').items() %}
+            {%- for data_kind, covers in sniper_var('trade_load_coverage').items() %}
                 when '{{ data_kind }}' then '{{ covers }}'
             {%- endfor %}
         end as covers

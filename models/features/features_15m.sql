@@ -4,6 +4,7 @@
         unique_key=['symbol', 'bucket_start_at'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        meta={'retention_timeframe': '15m'},
         indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
     )
 }}

@@ -4,6 +4,7 @@
         unique_key=['symbol', 'bucket_start_at'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        meta={'retention_timeframe': '5m'},
         indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
         pre_hook="{{ features_window_hint() }}",
     )
@@ -28,7 +29,7 @@ bands as (
         where
             depth_bands.symbol = window_bounds.symbol
             and depth_bands.snapshot_at
-            >= window_bounds.window_start_at - interval '{{ var("depth_band_max_age_minutes") }} minutes'
+            >= window_bounds.window_start_at - interval '{{ sniper_var('depth_band_max_age_minutes') }} minutes'
             and depth_bands.snapshot_at < window_bounds.window_end_at
     ) as bands
 ),
@@ -75,7 +76,7 @@ usable as (
         snapshots.obi_depth_4pct,
         snapshots.obi_depth_5pct
     from buckets
-    {{ join_usable_snapshots('buckets', 'snapshots', var("depth_band_max_age_minutes")) }}
+    {{ join_usable_snapshots('buckets', 'snapshots', sniper_var('depth_band_max_age_minutes')) }}
 ),
 
 final as (

@@ -4,12 +4,13 @@
         unique_key=['symbol', 'bucket_start_at'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        meta={'retention_timeframe': '5m'},
         indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
         pre_hook="{{ features_window_hint() }}",
     )
 }}
 
-{%- set grid_steps = (var('gamma_zero_grid_range_pct') / var('gamma_zero_grid_step_pct')) | round | int %}
+{%- set grid_steps = (sniper_var('gamma_zero_grid_range_pct') / sniper_var('gamma_zero_grid_step_pct')) | round | int %}
 
 with window_bounds as (
     {{ features_window_bounds() }}
@@ -34,7 +35,7 @@ contracts as (
         where
             options_chain.underlying = {{ features_underlying_of('window_bounds.symbol') }}
             and options_chain.snapshot_at
-            >= window_bounds.window_start_at - interval '{{ var("gamma_snapshot_max_age_minutes") }} minutes'
+            >= window_bounds.window_start_at - interval '{{ sniper_var('gamma_snapshot_max_age_minutes') }} minutes'
             and options_chain.snapshot_at < window_bounds.window_end_at
             and options_chain.expiry_at > options_chain.snapshot_at
     ) as chains
@@ -81,7 +82,7 @@ peak_strikes as (
 grid as (
     select
         grid_step,
-        1 + grid_step * {{ var('gamma_zero_grid_step_pct') }} / 100.0 as spot_factor
+        1 + grid_step * {{ sniper_var('gamma_zero_grid_step_pct') }} / 100.0 as spot_factor
     from generate_series(-{{ grid_steps }}, {{ grid_steps }}) as grid_step
 ),
 
@@ -166,7 +167,7 @@ usable as (
         snapshot_features.max_abs_gamma_strike,
         snapshot_features.zero_gamma_level
     from buckets
-    {{ join_usable_snapshots('buckets', 'snapshot_features', var("gamma_snapshot_max_age_minutes")) }}
+    {{ join_usable_snapshots('buckets', 'snapshot_features', sniper_var('gamma_snapshot_max_age_minutes')) }}
 ),
 
 final as (

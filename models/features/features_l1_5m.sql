@@ -4,12 +4,13 @@
         unique_key=['symbol', 'bucket_start_at'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        meta={'retention_timeframe': '5m'},
         indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
         pre_hook="{{ features_window_hint() }}",
     )
 }}
 
-{%- set max_age_seconds = var('l1_quote_max_age_seconds') %}
+{%- set max_age_seconds = sniper_var('l1_quote_max_age_seconds') %}
 {%- if max_age_seconds > 300 or max_age_seconds <= 0 %}
     {{ exceptions.raise_compiler_error('l1_quote_max_age_seconds must be in (0, 300], got ' ~ max_age_seconds) }}
 {%- endif %}

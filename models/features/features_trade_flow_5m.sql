@@ -4,14 +4,15 @@
         unique_key=['symbol', 'bucket_start_at'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        meta={'retention_timeframe': '5m'},
         indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
         pre_hook="{{ features_window_hint() }}",
     )
 }}
 
-{%- set rolling_buckets = var('cvd_rolling_buckets') %}
+{%- set rolling_buckets = sniper_var('cvd_rolling_buckets') %}
 {%- set rolling_span = "interval '" ~ (rolling_buckets - 1) * 5 ~ " minutes'" %}
-{%- set whale = var('whale_min_notional') %}
+{%- set whale = sniper_var('whale_min_notional') %}
 
 with window_bounds as (
     {{ features_window_bounds() }}

@@ -4,12 +4,13 @@
         unique_key=['symbol', 'side', 'quoted_at', 'update_id'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        meta={'retention_timeframe': '5m'},
         indexes=[{'columns': ['symbol', 'bucket_start_at']}],
         pre_hook="{{ features_window_hint() }}",
     )
 }}
 
-{%- set lookback = "interval '" ~ var('iceberg_lookback_minutes') ~ " minutes'" %}
+{%- set lookback = "interval '" ~ sniper_var('iceberg_lookback_minutes') ~ " minutes'" %}
 {#- Sizes are compared as whole numbers of lots of 1e-8 (Binance's smallest size step),
     summed in float8: exact while a window's running total stays below 2^53 lots (9e7 units
     of the base asset); running sums of raw float8 sizes drift by more than a lot. -#}
@@ -262,7 +263,7 @@ confirmed as (
     -- Known at this quote: the level refilled often enough and executed more than it ever showed.
     select
         *,
-        refills_to_date >= {{ var('iceberg_min_refills') }}
+        refills_to_date >= {{ sniper_var('iceberg_min_refills') }}
         and executed_lots_to_date > max_displayed_lots_to_date as is_confirmed,
         greatest(executed_lots_to_date - max_displayed_lots_to_date, 0)::float8 / {{ lot }} as hidden_to_date
     from to_date

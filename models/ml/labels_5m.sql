@@ -32,13 +32,13 @@ entries as (
         bucket_start_at,
         bucket_start_at + interval '5 minutes' as entry_at,
         close as entry_price,
-        stddev_samp(log_return) over lookback * sqrt({{ var('label_horizon_buckets') }}) as horizon_vol,
+        stddev_samp(log_return) over lookback * sqrt({{ sniper_var('label_horizon_buckets') }}) as horizon_vol,
         count(log_return) over lookback as vol_observations
     from with_returns
     where is_complete
     window lookback as (
         partition by symbol order by bucket_start_at
-        rows between {{ var('label_vol_lookback_buckets') - 1 }} preceding and current row
+        rows between {{ sniper_var('label_vol_lookback_buckets') - 1 }} preceding and current row
     )
 ),
 
@@ -49,12 +49,12 @@ barriers as (
         entry_at,
         entry_price,
         horizon_vol,
-        entry_price * exp({{ var('label_take_profit_vol') }} * horizon_vol) as upper_take_profit,
-        entry_price * exp(-{{ var('label_stop_loss_vol') }} * horizon_vol) as lower_stop_loss,
-        entry_price * exp(-{{ var('label_take_profit_vol') }} * horizon_vol) as lower_take_profit,
-        entry_price * exp({{ var('label_stop_loss_vol') }} * horizon_vol) as upper_stop_loss
+        entry_price * exp({{ sniper_var('label_take_profit_vol') }} * horizon_vol) as upper_take_profit,
+        entry_price * exp(-{{ sniper_var('label_stop_loss_vol') }} * horizon_vol) as lower_stop_loss,
+        entry_price * exp(-{{ sniper_var('label_take_profit_vol') }} * horizon_vol) as lower_take_profit,
+        entry_price * exp({{ sniper_var('label_stop_loss_vol') }} * horizon_vol) as upper_stop_loss
     from entries
-    where vol_observations >= {{ var('label_vol_lookback_buckets') }} - 1 and horizon_vol > 0
+    where vol_observations >= {{ sniper_var('label_vol_lookback_buckets') }} - 1 and horizon_vol > 0
 ),
 
 paths as (
@@ -69,7 +69,7 @@ paths as (
         path_candles.close,
         path_candles.is_complete
     from barriers
-    cross join generate_series(1, {{ var('label_horizon_buckets') }}) as horizon_steps (step_number)
+    cross join generate_series(1, {{ sniper_var('label_horizon_buckets') }}) as horizon_steps (step_number)
     inner join candles as path_candles
         on
             barriers.symbol = path_candles.symbol
@@ -86,7 +86,7 @@ first_touches as (
         min(paths.step_number) filter (where paths.low <= barriers.lower_stop_loss) as long_stop_loss_step,
         min(paths.step_number) filter (where paths.low <= barriers.lower_take_profit) as short_take_profit_step,
         min(paths.step_number) filter (where paths.high >= barriers.upper_stop_loss) as short_stop_loss_step,
-        max(paths.close) filter (where paths.step_number = {{ var('label_horizon_buckets') }}) as horizon_close
+        max(paths.close) filter (where paths.step_number = {{ sniper_var('label_horizon_buckets') }}) as horizon_close
     from paths
     inner join barriers
         on paths.symbol = barriers.symbol and paths.bucket_start_at = barriers.bucket_start_at
@@ -100,7 +100,7 @@ outcomes as (
         barriers.entry_at,
         barriers.entry_price,
         barriers.horizon_vol,
-        first_touches.complete_steps = {{ var('label_horizon_buckets') }} as is_label_complete,
+        first_touches.complete_steps = {{ sniper_var('label_horizon_buckets') }} as is_label_complete,
         {{ triple_barrier_outcome('first_touches.long_take_profit_step', 'first_touches.long_stop_loss_step') }}
             as long_outcome,
         {{ triple_barrier_outcome('first_touches.short_take_profit_step', 'first_touches.short_stop_loss_step') }}
@@ -125,21 +125,21 @@ final as (
         is_label_complete,
         long_outcome,
         case long_outcome
-            when 'take_profit' then exp({{ var('label_take_profit_vol') }} * horizon_vol) - 1
-            when 'stop_loss' then exp(-{{ var('label_stop_loss_vol') }} * horizon_vol) - 1
+            when 'take_profit' then exp({{ sniper_var('label_take_profit_vol') }} * horizon_vol) - 1
+            when 'stop_loss' then exp(-{{ sniper_var('label_stop_loss_vol') }} * horizon_vol) - 1
             else horizon_close / entry_price - 1
-        end - 2 * {{ var('label_fee_per_side') }} as long_net_return,
+        end - 2 * {{ sniper_var('label_fee_per_side') }} as long_net_return,
         entry_at + coalesce(
-            least(long_take_profit_step, long_stop_loss_step), {{ var('label_horizon_buckets') }}
+            least(long_take_profit_step, long_stop_loss_step), {{ sniper_var('label_horizon_buckets') }}
         ) * interval '5 minutes' as long_exit_at,
         short_outcome,
         case short_outcome
-            when 'take_profit' then 1 - exp(-{{ var('label_take_profit_vol') }} * horizon_vol)
-            when 'stop_loss' then 1 - exp({{ var('label_stop_loss_vol') }} * horizon_vol)
+            when 'take_profit' then 1 - exp(-{{ sniper_var('label_take_profit_vol') }} * horizon_vol)
+            when 'stop_loss' then 1 - exp({{ sniper_var('label_stop_loss_vol') }} * horizon_vol)
             else 1 - horizon_close / entry_price
-        end - 2 * {{ var('label_fee_per_side') }} as short_net_return,
+        end - 2 * {{ sniper_var('label_fee_per_side') }} as short_net_return,
         entry_at + coalesce(
-            least(short_take_profit_step, short_stop_loss_step), {{ var('label_horizon_buckets') }}
+            least(short_take_profit_step, short_stop_loss_step), {{ sniper_var('label_horizon_buckets') }}
         ) * interval '5 minutes' as short_exit_at
     from outcomes
 )

@@ -21,19 +21,19 @@ final as (
         bull_months,
         bear_months,
         sideways_months,
-        {{ var('coverage_required_months') }} as required_months,
-        {{ var('coverage_required_bull_months') }} as required_bull_months,
-        {{ var('coverage_required_bear_months') }} as required_bear_months,
-        {{ var('coverage_required_sideways_months') }} as required_sideways_months,
-        greatest({{ var('coverage_required_months') }} - materialized_months, 0) as missing_months,
-        greatest({{ var('coverage_required_bull_months') }} - bull_months, 0) as missing_bull_months,
-        greatest({{ var('coverage_required_bear_months') }} - bear_months, 0) as missing_bear_months,
-        greatest({{ var('coverage_required_sideways_months') }} - sideways_months, 0) as missing_sideways_months,
+        {{ sniper_var('coverage_required_months') }} as required_months,
+        {{ sniper_var('coverage_required_bull_months') }} as required_bull_months,
+        {{ sniper_var('coverage_required_bear_months') }} as required_bear_months,
+        {{ sniper_var('coverage_required_sideways_months') }} as required_sideways_months,
+        greatest({{ sniper_var('coverage_required_months') }} - materialized_months, 0) as missing_months,
+        greatest({{ sniper_var('coverage_required_bull_months') }} - bull_months, 0) as missing_bull_months,
+        greatest({{ sniper_var('coverage_required_bear_months') }} - bear_months, 0) as missing_bear_months,
+        greatest({{ sniper_var('coverage_required_sideways_months') }} - sideways_months, 0) as missing_sideways_months,
         (
-            materialized_months >= {{ var('coverage_required_months') }}
-            and bull_months >= {{ var('coverage_required_bull_months') }}
-            and bear_months >= {{ var('coverage_required_bear_months') }}
-            and sideways_months >= {{ var('coverage_required_sideways_months') }}
+            materialized_months >= {{ sniper_var('coverage_required_months') }}
+            and bull_months >= {{ sniper_var('coverage_required_bull_months') }}
+            and bear_months >= {{ sniper_var('coverage_required_bear_months') }}
+            and sideways_months >= {{ sniper_var('coverage_required_sideways_months') }}
         ) as is_requirement_met
     from counted
 )

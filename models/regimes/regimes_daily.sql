@@ -18,7 +18,7 @@ with_volatility as (
     from daily_prices
     window lookback as (
         partition by symbol order by price_date
-        rows between {{ var('regime_daily_lookback_days') - 1 }} preceding and current row
+        rows between {{ sniper_var('regime_daily_lookback_days') - 1 }} preceding and current row
     )
 ),
 
@@ -32,13 +32,13 @@ final as (
         trailing_daily_vol,
         lookback_days_observed,
         case
-            when lookback_days_observed >= {{ var('regime_daily_min_lookback_days') }}
+            when lookback_days_observed >= {{ sniper_var('regime_daily_min_lookback_days') }}
                 then log_return / nullif(trailing_daily_vol, 0)
         end as trend_strength,
         {{ regime_label(
-            "case when lookback_days_observed >= " ~ var('regime_daily_min_lookback_days')
+            "case when lookback_days_observed >= " ~ sniper_var('regime_daily_min_lookback_days')
             ~ " then log_return / nullif(trailing_daily_vol, 0) end",
-            var('regime_daily_threshold')
+            sniper_var('regime_daily_threshold')
         ) }} as regime,
         label_source
     from with_volatility

@@ -1,1 +1,1 @@
-{{ regimes_by_period('month', 'month_start_date', var('regime_monthly_threshold')) }}
+{{ regimes_by_period('month', 'month_start_date', sniper_var('regime_monthly_threshold')) }}

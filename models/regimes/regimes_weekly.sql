@@ -1,1 +1,1 @@
-{{ regimes_by_period('week', 'week_start_date', var('regime_weekly_threshold')) }}
+{{ regimes_by_period('week', 'week_start_date', sniper_var('regime_weekly_threshold')) }}

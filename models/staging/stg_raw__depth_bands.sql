@@ -10,4 +10,4 @@ select
     exchange,
     market
 from {{ source('raw', 'depth_bands') }}
-where market = '{{ var("market") }}'
+where market = '{{ sniper_var('market') }}'

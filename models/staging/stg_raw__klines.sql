@@ -17,4 +17,4 @@ select
     exchange,
     market
 from {{ source('raw', 'klines') }}
-where market = '{{ var("market") }}'
+where market = '{{ sniper_var('market') }}'

@@ -14,4 +14,4 @@ select
     exchange,
     market
 from {{ source('raw', 'l1_quotes') }}
-where market = '{{ var("market") }}'
+where market = '{{ sniper_var('market') }}'

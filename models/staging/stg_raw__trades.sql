@@ -23,4 +23,4 @@ select
     exchange,
     market
 from {{ source('raw', 'trades') }}
-where market = '{{ var("market") }}'
+where market = '{{ sniper_var('market') }}'

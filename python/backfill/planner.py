@@ -128,7 +128,8 @@ def plan_symbol(state: SymbolState, windows: int, window_days: int) -> list[Plan
 
 
 def load_state(conn: psycopg.Connection, symbol: str) -> SymbolState:
-    tick_days = _tick_days(conn, symbol)
+    last_expired = _last_expired_day(conn, symbol)
+    tick_days = {day for day in _tick_days(conn, symbol) if last_expired is None or day > last_expired}
     materialized = _materialized_days(conn, symbol)
     month_regimes = {
         month: (regime, source)
@@ -192,6 +193,19 @@ def _tick_days(conn: psycopg.Connection, symbol: str) -> set[date]:
         (symbol,),
     )
     return {row[0] for row in rows}
+
+
+def _last_expired_day(conn: psycopg.Connection, symbol: str) -> date | None:
+    """The last day whose daily candle a retention run deleted on purpose (`sniper retention
+    apply` deletes the buckets that end at or before its cutoff): it and every day before
+    it are not materialized again."""
+    rows = _rows(
+        conn,
+        "select (max(cutoff_at) at time zone 'utc')::date - 1 from ops.retention_runs"
+        " where model = 'candles_1d' and symbol = %s",
+        (symbol,),
+    )
+    return rows[0][0] if rows else None
 
 
 def _materialized_days(conn: psycopg.Connection, symbol: str) -> set[date]:

@@ -1,12 +1,10 @@
-"""The coverage requirement, read from the dbt vars so there is one place to change it."""
+"""The coverage requirement, from the project vars (python/dbt_vars.py), the one place it is set."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import yaml
-
-from sniper.settings import get_settings
+from sniper.dbt_vars import ProjectVars
 
 
 @dataclass(frozen=True)
@@ -17,12 +15,11 @@ class CoverageRequirement:
     sideways: int
 
 
-def coverage_requirement() -> CoverageRequirement:
-    project = yaml.safe_load((get_settings().project_dir / "dbt_project.yml").read_text())
-    dbt_vars = project["vars"]
+def coverage_requirement(project_vars: ProjectVars | None = None) -> CoverageRequirement:
+    project_vars = project_vars or ProjectVars()
     return CoverageRequirement(
-        months=int(dbt_vars["coverage_required_months"]),
-        bull=int(dbt_vars["coverage_required_bull_months"]),
-        bear=int(dbt_vars["coverage_required_bear_months"]),
-        sideways=int(dbt_vars["coverage_required_sideways_months"]),
+        months=project_vars.coverage_required_months,
+        bull=project_vars.coverage_required_bull_months,
+        bear=project_vars.coverage_required_bear_months,
+        sideways=project_vars.coverage_required_sideways_months,
     )
