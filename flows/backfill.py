@@ -9,18 +9,26 @@ concurrent run exit at once. The window is 7 days, 3 when available memory is lo
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
 import psutil
+import psycopg
 from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
 
-from sniper.backfill.ledger import BackfillLock, finish_attempt, mark_interrupted, start_attempt
+from sniper.backfill.ledger import (
+    backfill_lock,
+    finish_attempt,
+    mark_interrupted,
+    record_failure_offline,
+    start_attempt,
+)
 from sniper.backfill.planner import PlannedWindow, known_symbols, plan
+from sniper.dbt_vars import ProjectVars
+from sniper.errors import UserError
 from sniper.db.connection import connect
 from sniper.db.statistics import analyze_raw
 from sniper.settings import get_settings
@@ -31,10 +39,11 @@ from sniper.warehouse import dbt_connection_env
 # are rebuilt by the training flow, once per training run, not once per window.
 WINDOWED_SELECTION = "candles+"
 NOT_PER_WINDOW = "path:models/ml"
-# A window holding no tick (1970-01-05 was a Monday): building it creates any missing
-# table and refreshes regimes and coverage from the exchange's klines, materializing
-# nothing, so the planner knows every month's regime before the first real window.
-EMPTY_WINDOW = {"window_start": "1970-01-05", "window_days": 1, "candle_retention_mode": "backfill"}
+# A window holding no tick (2009-01-05, a Monday, two days after the first bitcoin block):
+# building it creates any missing table and refreshes regimes and coverage from the
+# exchange's klines, materializing nothing, so the planner knows every month's regime
+# before the first real window.
+EMPTY_WINDOW = ProjectVars(window_start=date(2009, 1, 5), window_days=1)
 
 
 @dataclass(frozen=True)
@@ -81,19 +90,15 @@ def rows_written(result) -> int:
 def prepare_warehouse() -> None:
     """Staging views, every windowed table, and regimes and coverage refreshed from klines."""
     dbt_invoke(["run", "--select", "staging", WINDOWED_SELECTION, "--exclude", NOT_PER_WINDOW,
-                "--vars", json.dumps(EMPTY_WINDOW)])
+                *EMPTY_WINDOW.dbt_args()])
 
 
 @task(name="materialize-window")
 def materialize_window(window: PlannedWindow, force_recompute: bool) -> WindowResult:
     logger = get_run_logger()
-    dbt_vars = {
-        "window_start": window.start.isoformat(),
-        "window_days": window.days,
-        "symbols": [window.symbol],
-        "force_recompute": force_recompute,
-        "candle_retention_mode": "backfill",
-    }
+    dbt_vars = ProjectVars(
+        window_start=window.start, window_days=window.days, symbols=[window.symbol], force_recompute=force_recompute
+    )
     # Progress for people watching a terminal (the demo, `sniper backfill run`).
     print(f"      backfill {window.symbol} {window.start} .. {window.end}: {window.reason}", file=sys.stderr, flush=True)
     with connect(autocommit=True) as conn:
@@ -102,11 +107,15 @@ def materialize_window(window: PlannedWindow, force_recompute: bool) -> WindowRe
     try:
         # Unit tests check the SQL, not the data: the test suite runs them, not every window.
         result = dbt_invoke(["build", "--select", WINDOWED_SELECTION, "--exclude", NOT_PER_WINDOW,
-                             "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)])
+                             "--exclude-resource-type", "unit_test", *dbt_vars.dbt_args()])
     except Exception as error:  # the ledger records every failure, then the flow fails
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        with connect(autocommit=True) as conn:
-            finish_attempt(conn, attempt, rows_written=None, seconds=time.perf_counter() - started, error=message)
+        try:
+            with connect(autocommit=True) as conn:
+                finish_attempt(conn, attempt, rows_written=None, seconds=time.perf_counter() - started, error=message)
+        except (UserError, psycopg.OperationalError):
+            # The database is gone (stopped, unreachable): the next run records it from here.
+            record_failure_offline(attempt, message)
         raise
     seconds = time.perf_counter() - started
     written = rows_written(result)
@@ -130,7 +139,7 @@ def backfill(
     window_start: date | None = None,
 ) -> list[dict]:
     """Materialize up to `weeks` planned windows per symbol (or one explicit window)."""
-    with connect(autocommit=True) as lock_conn, BackfillLock(lock_conn):
+    with backfill_lock():
         with connect(autocommit=True) as conn:
             mark_interrupted(conn)
             analyze_raw(conn)  # what was loaded since the last run, seen by the planner

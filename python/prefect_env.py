@@ -7,6 +7,14 @@ import os
 
 QUIET_PREFECT = {
     "PREFECT_LOGGING_LEVEL": "WARNING",
+    # A command prints its own progress and, on failure, one line (python/cli.py); Prefect's
+    # console output (a traceback per failed task and flow) would bury it. The records still
+    # reach the API (and a persistent server's UI); `python -m sniper.flows.serve` keeps its
+    # console. The temporary API server logs its shutdown ("Error flushing events ...
+    # CancelledError") as errors: its logger is quieted too.
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
+    "PREFECT_LOGGING_HANDLERS_DEBUG_LEVEL": "CRITICAL",
+    "PREFECT_SERVER_LOGGING_LEVEL": "CRITICAL",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
     # The temporary API server needs ~6 s on an idle 2-core host, far more on a busy one;

@@ -40,7 +40,7 @@ def register(nouns: argparse._SubParsersAction) -> None:
 
 
 def _symbols(args: argparse.Namespace, conn) -> list[str]:
-    return parse_symbols(args.symbols) if args.symbols else known_symbols(conn)
+    return parse_symbols(args.symbols) if args.symbols is not None else known_symbols(conn)
 
 
 def show_plan(args: argparse.Namespace) -> int:
@@ -63,33 +63,29 @@ def run_once(args: argparse.Namespace) -> int:
         from sniper.errors import UserError
 
         raise UserError("--weeks must be at least 1")
-    window_start = parse_date(args.window_start, name="--window-start") if args.window_start else None
+    window_start = parse_date(args.window_start, name="--window-start") if args.window_start is not None else None
     with connect() as conn:
         migrate(conn)
         conn.commit()
         symbols = _symbols(args, conn)
-    from sniper.backfill.ledger import BackfillAlreadyRunning, BackfillLock
+    from sniper.backfill.ledger import BackfillAlreadyRunning, backfill_lock
 
     try:
-        # Fail fast, before Prefect starts; the flow takes the lock for real.
-        with connect(autocommit=True) as conn, BackfillLock(conn):
-            pass
-    except BackfillAlreadyRunning as error:
-        sys.stderr.write(f"sniper: {error}\n")
-        return EXIT_ALREADY_RUNNING
-    quiet_prefect()
-    from sniper.flows.backfill import backfill
+        # Taken before Prefect starts and held until the flow ends: a second run started
+        # meanwhile exits at once (the flow, in this process, finds the lock held).
+        with backfill_lock():
+            quiet_prefect()
+            from sniper.flows.backfill import backfill
 
-    try:
-        results = backfill(
-            weeks=args.weeks,
-            symbols=symbols,
-            window_days=args.window_days,
-            sleep_seconds=args.sleep,
-            force_recompute=args.force_recompute,
-            window_start=window_start,
-            min_available_memory_mb=args.min_available_memory_mb,
-        )
+            results = backfill(
+                weeks=args.weeks,
+                symbols=symbols,
+                window_days=args.window_days,
+                sleep_seconds=args.sleep,
+                force_recompute=args.force_recompute,
+                window_start=window_start,
+                min_available_memory_mb=args.min_available_memory_mb,
+            )
     except BackfillAlreadyRunning as error:
         sys.stderr.write(f"sniper: {error}\n")
         return EXIT_ALREADY_RUNNING

@@ -14,7 +14,7 @@ from sniper.db.migrate import migrate
 from sniper.errors import UserError
 from sniper.synth.config import SynthConfig
 from sniper.synth.writer import days_of, delete_synthetic, generate
-from sniper.validation import parse_date, parse_symbols
+from sniper.validation import check_in_range, parse_date, parse_symbols
 
 
 def register(nouns: argparse._SubParsersAction) -> None:
@@ -44,11 +44,13 @@ def config_from_args(args: argparse.Namespace) -> SynthConfig:
     if args.regimes:
         fields["schedule"] = [part.strip() for part in args.regimes.split(",")]
     try:
-        return SynthConfig(**fields)
+        config = SynthConfig(**fields)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "input"
         raise UserError(f"invalid --{where.split('.')[0].replace('_', '-')}: {first['msg']}") from None
+    check_in_range(days_of(config)[-1], name="the market's last day")
+    return config
 
 
 def run(args: argparse.Namespace) -> int:

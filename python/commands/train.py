@@ -7,6 +7,7 @@ import argparse
 from pydantic import ValidationError
 from rich.console import Console
 
+from sniper.db.connection import connect
 from sniper.errors import UserError
 from sniper.prefect_env import quiet_prefect
 from sniper.training.features import feature_columns
@@ -31,10 +32,11 @@ def run(args: argparse.Namespace) -> int:
     features = [name.strip() for name in args.features.split(",") if name.strip()]
     feature_columns(features)  # unknown names fail here, with the valid ones listed
     model_kind(args.model)
-    start = parse_date(args.start, name="--start") if args.start else None
-    end = parse_date(args.end, name="--end") if args.end else None
+    start = parse_date(args.start, name="--start") if args.start is not None else None
+    end = parse_date(args.end, name="--end") if args.end is not None else None
     if start and end and start >= end:
         raise UserError(f"--start {start} is not before --end {end}")
+    connect().close()  # an unreachable or stopped database is one line, before Prefect starts
     quiet_prefect()
     from sniper.flows.train import train
 
