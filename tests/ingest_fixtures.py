@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import http.server
 import io
+import json
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -198,3 +199,19 @@ def write_gzip_lines(path: Path, lines: list[str]) -> Path:
         for line in lines:
             handle.write(line + "\n")
     return path
+
+
+def stream_line(receive_ns: int, stream: str, data: dict) -> str:
+    """One recording line: `<local receive ns> {"stream": ..., "data": ...}` (compact JSON, as captured)."""
+    return f"{receive_ns} {json.dumps({'stream': stream, 'data': data}, separators=(',', ':'))}"
+
+
+def spot_trade_message(trade_id: int, time_ms: int, price: str, qty: str, *, maker: bool = False) -> dict:
+    """A spot `@trade` payload (no `X`: that marks futures); prices and sizes as Binance sends them, strings."""
+    return {"e": "trade", "E": time_ms, "s": "BTCUSDT", "t": trade_id, "p": price, "q": qty, "T": time_ms, "m": maker,
+            "M": True}
+
+
+def spot_book_ticker_message(update_id: int, bid: str, bid_qty: str, ask: str, ask_qty: str) -> dict:
+    """A spot `@bookTicker` payload (no `T`/`E`: its row takes the local receive time)."""
+    return {"u": update_id, "s": "BTCUSDT", "b": bid, "B": bid_qty, "a": ask, "A": ask_qty}

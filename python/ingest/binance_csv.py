@@ -9,9 +9,10 @@ sold. Every rule a line can break is checked here; the first broken rule is its 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
 from typing import TextIO
 
 import numpy as np
@@ -19,11 +20,11 @@ import pandas as pd
 
 from sniper.ingest.lines import (
     Batch,
+    Bound,
     LineBatch,
     ReasonBuilder,
     as_bool,
     as_integer,
-    as_number,
     iter_line_batches,
     read_fields,
     split_by_field_count,
@@ -52,6 +53,11 @@ TARGET_TABLE = {"trades": "raw.trades", "aggTrades": "raw.agg_trades", "klines":
 # it in 1973. Binance switched spot archives to microseconds on 2025-01-01.
 MICROSECOND_THRESHOLD = 10**14
 MICROS_PER_DAY = 86_400_000_000
+# A published amount that is a product (quote_qty = price x qty) or a sum of products
+# (a kline's quote_volume) may differ from our float64 product by the exchange's rounding
+# to the decimals it prints (one unit of the last printed digit: rounding or truncation)
+# plus this relative slack.
+AMOUNT_RELATIVE_TOLERANCE = 1e-6
 
 
 class ArchiveContentError(Exception):
@@ -136,23 +142,68 @@ def _identity(context: ArchiveContext) -> dict[str, object]:
     return {"exchange": EXCHANGE, "market": context.market, "symbol": context.symbol}
 
 
+def printed_field(batch: LineBatch, column: int) -> Callable[[np.ndarray], list[str]]:
+    """The text of field ``column`` of the given lines (for the few rows whose amounts need a second look)."""
+    return lambda rows: [batch.lines[i].split(",")[column] for i in rows]
+
+
+def unit_of_last_digit(text: str) -> float:
+    """10^-d for a number printed with d decimals: the largest error of rounding or truncating it to that print.
+
+    >>> unit_of_last_digit("61.50001000"), unit_of_last_digit("270"), unit_of_last_digit("2.7E+2")
+    (1e-08, 1.0, 10.0)
+    """
+    try:
+        exponent = Decimal(text.strip()).as_tuple().exponent
+    except InvalidOperation:
+        return 0.0
+    return 10.0**exponent if isinstance(exponent, int) else 0.0
+
+
+def outside_with_rounding(
+    amount: np.ndarray, low: np.ndarray, high: np.ndarray, printed: Callable[[np.ndarray], list[str]]
+) -> np.ndarray:
+    """Where a published amount lies outside [low, high] by more than its print's precision and the relative slack.
+
+    The rounding term needs the field's text, so it is computed only for the rows that
+    fail the relative test alone (normally none). NaN amounts are never flagged here.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd but finite values may overflow: never suspect
+        slack = AMOUNT_RELATIVE_TOLERANCE * np.maximum(np.abs(low), np.abs(high))
+        gap = np.maximum(low - amount, amount - high)
+        suspect = gap > slack
+    rows = np.flatnonzero(suspect)
+    if len(rows):
+        rounding = np.array([unit_of_last_digit(text) for text in printed(rows)])
+        suspect[rows] = gap[rows] > slack[rows] + rounding
+    return suspect
+
+
+def _check_notional(reasons: ReasonBuilder, price: np.ndarray, qty: np.ndarray) -> np.ndarray:
+    """price x qty, and a reason where two finite numbers multiply beyond float8 (1e200 x 1e200)."""
+    with np.errstate(over="ignore"):
+        notional = price * qty
+    reasons.add(np.isinf(notional), "price x quantity is not a finite number")
+    return notional
+
+
 def parse_trades(batch: LineBatch, context: ArchiveContext) -> Batch:
     kept, frame, rejects = _fields(batch, context)
     reasons = ReasonBuilder(len(frame))
     trade_id, bad_id = as_integer(frame["id"])
-    price = as_number(frame["price"])
-    qty = as_number(frame["qty"])
-    quote_qty = as_number(frame["quote_qty"])
+    reasons.add(bad_id, "trade id is not an integer")
+    price = reasons.number(frame["price"], "price", Bound.POSITIVE)
+    qty = reasons.number(frame["qty"], "quantity", Bound.POSITIVE)
+    quote_qty = reasons.number(frame["quote_qty"], "quote quantity", Bound.NON_NEGATIVE)
+    notional = _check_notional(reasons, price, qty)
+    reasons.add(
+        outside_with_rounding(quote_qty, notional, notional, printed_field(kept, context.columns.index("quote_qty"))),
+        "quote quantity is not price x quantity",
+    )
     raw_time, bad_time = as_integer(frame["time"])
     micros = to_micros(raw_time.to_numpy())
-    maker, bad_maker = as_bool(frame["is_buyer_maker"])
-    reasons.add(bad_id, "trade id is not an integer")
-    reasons.add(price.isna(), "price is not a number")
-    reasons.add(qty.isna(), "quantity is not a number")
-    reasons.add(quote_qty.isna(), "quote quantity is not a number")
-    reasons.add(price <= 0, "price is not positive")
-    reasons.add(qty <= 0, "quantity is not positive")
     _check_time(reasons, micros, bad_time, context, "time")
+    maker, bad_maker = as_bool(frame["is_buyer_maker"])
     reasons.add(bad_maker, "is_buyer_maker is not true/false")
     good = ~reasons.bad
     rows = pd.DataFrame(
@@ -160,34 +211,39 @@ def parse_trades(batch: LineBatch, context: ArchiveContext) -> Batch:
             **_identity(context),
             "trade_id": trade_id.to_numpy()[good],
             "ts": micros_to_datetime(micros[good]),
-            "price": price.to_numpy()[good],
-            "qty": qty.to_numpy()[good],
-            "quote_qty": quote_qty.to_numpy()[good],
+            "price": price[good],
+            "qty": qty[good],
+            "quote_qty": quote_qty[good],
             "is_buyer_maker": maker.to_numpy()[good],
         }
     )
-    return Batch(tables={context.table: rows}, rejects=rejects + reasons.rejects(kept))
+    return _batch(context, rows, reasons, kept, rejects)
+
+
+def _batch(context: ArchiveContext, rows: pd.DataFrame, reasons: ReasonBuilder, kept: LineBatch, rejects: list) -> Batch:
+    return Batch(
+        tables={context.table: rows},
+        rejects=rejects + reasons.rejects(kept),
+        origins={context.table: reasons.origins(kept)},
+    )
 
 
 def parse_agg_trades(batch: LineBatch, context: ArchiveContext) -> Batch:
     kept, frame, rejects = _fields(batch, context)
     reasons = ReasonBuilder(len(frame))
     agg_id, bad_id = as_integer(frame["agg_trade_id"])
-    price = as_number(frame["price"])
-    qty = as_number(frame["quantity"])
+    reasons.add(bad_id, "aggregate trade id is not an integer")
+    price = reasons.number(frame["price"], "price", Bound.POSITIVE)
+    qty = reasons.number(frame["quantity"], "quantity", Bound.POSITIVE)
+    _check_notional(reasons, price, qty)
     first_id, bad_first = as_integer(frame["first_trade_id"])
     last_id, bad_last = as_integer(frame["last_trade_id"])
-    raw_time, bad_time = as_integer(frame["transact_time"])
-    micros = to_micros(raw_time.to_numpy())
-    maker, bad_maker = as_bool(frame["is_buyer_maker"])
-    reasons.add(bad_id, "aggregate trade id is not an integer")
-    reasons.add(price.isna(), "price is not a number")
-    reasons.add(qty.isna(), "quantity is not a number")
-    reasons.add(price <= 0, "price is not positive")
-    reasons.add(qty <= 0, "quantity is not positive")
     reasons.add(bad_first | bad_last, "first/last trade id is not an integer")
     reasons.add(first_id.to_numpy() > last_id.to_numpy(), "first trade id is after last trade id")
+    raw_time, bad_time = as_integer(frame["transact_time"])
+    micros = to_micros(raw_time.to_numpy())
     _check_time(reasons, micros, bad_time, context, "transact_time")
+    maker, bad_maker = as_bool(frame["is_buyer_maker"])
     reasons.add(bad_maker, "is_buyer_maker is not true/false")
     good = ~reasons.bad
     rows = pd.DataFrame(
@@ -195,18 +251,30 @@ def parse_agg_trades(batch: LineBatch, context: ArchiveContext) -> Batch:
             **_identity(context),
             "agg_trade_id": agg_id.to_numpy()[good],
             "ts": micros_to_datetime(micros[good]),
-            "price": price.to_numpy()[good],
-            "qty": qty.to_numpy()[good],
+            "price": price[good],
+            "qty": qty[good],
             "first_trade_id": first_id.to_numpy()[good],
             "last_trade_id": last_id.to_numpy()[good],
             "is_buyer_maker": maker.to_numpy()[good],
         }
     )
-    return Batch(tables={context.table: rows}, rejects=rejects + reasons.rejects(kept))
+    return _batch(context, rows, reasons, kept, rejects)
 
 
 KLINE_PRICES = ["open", "high", "low", "close"]
 KLINE_AMOUNTS = ["volume", "quote_volume", "taker_buy_volume", "taker_buy_quote_volume"]
+
+
+def _check_kline_amounts(reasons: ReasonBuilder, values: dict[str, np.ndarray], kept: LineBatch) -> None:
+    """Taker-buy parts within their totals; quote_volume (sum of price x qty) between low and high x volume."""
+    reasons.add(values["taker_buy_volume"] > values["volume"], "taker_buy_volume exceeds volume")
+    reasons.add(
+        values["taker_buy_quote_volume"] > values["quote_volume"], "taker_buy_quote_volume exceeds quote_volume"
+    )
+    with np.errstate(over="ignore"):
+        low, high = values["low"] * values["volume"], values["high"] * values["volume"]
+    printed = printed_field(kept, KLINE_COLUMNS.index("quote_volume"))
+    reasons.add(outside_with_rounding(values["quote_volume"], low, high, printed), "quote_volume is outside low..high x volume")
 
 
 def parse_klines(batch: LineBatch, context: ArchiveContext) -> Batch:
@@ -215,19 +283,15 @@ def parse_klines(batch: LineBatch, context: ArchiveContext) -> Batch:
     raw_open, bad_open = as_integer(frame["open_time"])
     raw_close, bad_close = as_integer(frame["close_time"])
     open_us, close_us = to_micros(raw_open.to_numpy()), to_micros(raw_close.to_numpy())
-    values = {name: as_number(frame[name]) for name in KLINE_PRICES + KLINE_AMOUNTS}
+    values = {name: reasons.number(frame[name], name, Bound.POSITIVE) for name in KLINE_PRICES}
+    values |= {name: reasons.number(frame[name], name, Bound.NON_NEGATIVE) for name in KLINE_AMOUNTS}
     count, bad_count = as_integer(frame["count"])
-    for name in KLINE_PRICES + KLINE_AMOUNTS:
-        reasons.add(values[name].isna(), f"{name} is not a number")
     reasons.add(bad_count, "count is not an integer")
-    for name in KLINE_PRICES:
-        reasons.add(values[name] <= 0, f"{name} is not positive")
-    for name in KLINE_AMOUNTS:
-        reasons.add(values[name] < 0, f"{name} is negative")
     reasons.add(count.to_numpy() < 0, "count is negative")
-    high, low = values["high"].to_numpy(), values["low"].to_numpy()
-    others = np.vstack([values[name].to_numpy() for name in KLINE_PRICES])
+    high, low = values["high"], values["low"]
+    others = np.vstack([values[name] for name in KLINE_PRICES])
     reasons.add((high < others.max(axis=0)) | (low > others.min(axis=0)), "high/low do not bound open/close")
+    _check_kline_amounts(reasons, values, kept)
     _check_time(reasons, open_us, bad_open, context, "open_time")
     reasons.add(bad_close, "close_time is not an integer timestamp")
     reasons.add(close_us < open_us, "close_time is before open_time")
@@ -238,12 +302,12 @@ def parse_klines(batch: LineBatch, context: ArchiveContext) -> Batch:
             "interval": context.interval,
             "open_at": micros_to_datetime(open_us[good]),
             "close_at": micros_to_datetime(close_us[good]),
-            **{name: values[name].to_numpy()[good] for name in KLINE_PRICES},
-            "volume": values["volume"].to_numpy()[good],
-            "quote_volume": values["quote_volume"].to_numpy()[good],
+            **{name: values[name][good] for name in KLINE_PRICES},
+            "volume": values["volume"][good],
+            "quote_volume": values["quote_volume"][good],
             "trade_count": count.to_numpy()[good],
-            "taker_buy_volume": values["taker_buy_volume"].to_numpy()[good],
-            "taker_buy_quote_volume": values["taker_buy_quote_volume"].to_numpy()[good],
+            "taker_buy_volume": values["taker_buy_volume"][good],
+            "taker_buy_quote_volume": values["taker_buy_quote_volume"][good],
         }
     )
-    return Batch(tables={context.table: rows}, rejects=rejects + reasons.rejects(kept))
+    return _batch(context, rows, reasons, kept, rejects)

@@ -10,6 +10,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TextIO
 
 import numpy as np
@@ -35,13 +36,30 @@ class LineBatch:
     lines: list[str]
 
 
+@dataclass(frozen=True)
+class RowOrigins:
+    """The input line of each row of one table's frame: row ``i`` is line ``lines.numbers[index[i]]``.
+
+    Kept so that a row refused at load time (a conflicting duplicate id) becomes a reject
+    with its line number and raw text, like any row refused while parsing.
+    """
+
+    lines: LineBatch
+    index: np.ndarray
+
+    def reject(self, row: int, reason: str) -> Reject:
+        position = int(self.index[row])
+        return Reject(int(self.lines.numbers[position]), self.lines.lines[position], reason)
+
+
 @dataclass
 class Batch:
-    """What one batch of input became: rows per target table, rejects, lines skipped on purpose."""
+    """What one batch of input became: rows per target table (and their lines), rejects, lines skipped on purpose."""
 
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     rejects: list[Reject] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
+    origins: dict[str, RowOrigins] = field(default_factory=dict)
 
 
 def clean_text(text: str) -> str:
@@ -98,22 +116,55 @@ def read_fields(batch: LineBatch, names: list[str]) -> pd.DataFrame:
     return frame
 
 
-def as_number(series: pd.Series) -> pd.Series:
-    """Float view of a column; text that is not a number becomes NaN."""
+class Bound(Enum):
+    """The range a numeric field must lie in, besides being a finite number."""
+
+    ANY = "any"
+    POSITIVE = "positive"  # > 0
+    NON_NEGATIVE = "non-negative"  # >= 0
+
+    def violated(self, values: np.ndarray) -> np.ndarray:
+        """True where a value is out of range (NaN is never out of range: it is flagged as not a number)."""
+        if self is Bound.POSITIVE:
+            return values <= 0
+        if self is Bound.NON_NEGATIVE:
+            return values < 0
+        return np.zeros(len(values), dtype=bool)
+
+    @property
+    def reason(self) -> str:
+        return {"positive": "is not positive", "non-negative": "is negative"}[self.value]
+
+
+@dataclass(frozen=True)
+class Numbers:
+    """A column read as float64, and why each unusable entry is unusable.
+
+    ``values`` is NaN wherever the field is not a finite number, so a caller that ignores
+    the masks still cannot store inf or an overflow (1e400 reads as inf).
+    """
+
+    values: np.ndarray
+    missing: np.ndarray  # empty field
+    not_numeric: np.ndarray  # text that is not a number, NaN spelled out included
+    not_finite: np.ndarray  # inf, -inf, or a number beyond float8 (1e400)
+
+
+def as_number(series: pd.Series) -> Numbers:
+    """Float view of a column: text that is not a number, NaN and +-inf are flagged and become NaN."""
     if pd.api.types.is_bool_dtype(series.dtype):
-        return pd.Series(np.nan, index=series.index)
-    if pd.api.types.is_numeric_dtype(series.dtype):
-        return series.astype("float64")
-    return pd.to_numeric(series.astype(str).str.strip(), errors="coerce").astype("float64")
-
-
-def as_optional_number(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Float values where an empty field is a legitimate NULL; the mask marks text that is not a number."""
-    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-        return series.astype("float64"), np.zeros(len(series), dtype=bool)
+        flags = np.ones(len(series), dtype=bool)
+        return Numbers(np.full(len(series), np.nan), ~flags, flags, ~flags)
     missing = series.isna().to_numpy()
-    numbers = as_number(series)
-    return numbers, numbers.isna().to_numpy() & ~missing
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
+        not_numeric = np.zeros(len(series), dtype=bool)
+    else:
+        text = series.astype(str).str.strip()
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        not_numeric = np.isnan(values) & ~missing
+    not_finite = np.isinf(values)
+    return Numbers(np.where(not_finite, np.nan, values), missing, not_numeric, not_finite)
 
 
 def as_integer(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -154,9 +205,25 @@ class ReasonBuilder:
         fresh = failed & (self.reasons == None)  # noqa: E711 (elementwise)
         self.reasons[fresh] = reason
 
+    def number(self, series: pd.Series, name: str, bound: Bound = Bound.ANY, *, optional: bool = False) -> np.ndarray:
+        """A numeric field's float64 values; rows where it is not a finite number in ``bound`` get a reason.
+
+        ``optional``: an empty field is a legitimate NULL (NaN in the result), not a reject.
+        """
+        parsed = as_number(series)
+        self.add(parsed.not_numeric | (parsed.missing & (not optional)), f"{name} is not a number")
+        self.add(parsed.not_finite, f"{name} is not a finite number")
+        if bound is not Bound.ANY:
+            self.add(bound.violated(parsed.values), f"{name} {bound.reason}")
+        return parsed.values
+
     @property
     def bad(self) -> np.ndarray:
         return self.reasons != None  # noqa: E711 (elementwise)
+
+    def origins(self, batch: LineBatch) -> RowOrigins:
+        """Where the rows that passed every rule came from."""
+        return RowOrigins(batch, np.flatnonzero(~self.bad))
 
     def rejects(self, batch: LineBatch) -> list[Reject]:
         return [Reject(int(batch.numbers[i]), batch.lines[i], self.reasons[i]) for i in np.flatnonzero(self.bad)]

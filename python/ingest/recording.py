@@ -20,7 +20,7 @@ from typing import TextIO
 import numpy as np
 import pandas as pd
 
-from sniper.ingest.lines import Batch, LineBatch, Reject, iter_line_batches
+from sniper.ingest.lines import Batch, LineBatch, Reject, RowOrigins, iter_line_batches
 
 EXCHANGE = "binance"
 # Exchange time and local receive time of one message differ by the network delay and
@@ -30,6 +30,12 @@ MAX_CLOCK_GAP_US = 3_600_000_000
 # Receive times are epoch nanoseconds between 2010 and 2100.
 MIN_RECEIVE_NS, MAX_RECEIVE_NS = 1_262_304_000 * 10**9, 4_102_444_800 * 10**9
 PRESCAN_LINES = 50_000
+# A trade message has no quote quantity: it is price x qty rounded to 8 decimals, the
+# precision Binance's archives print it with, so that the same trade from a recording and
+# from an archive is one row (a true duplicate), not two versions that conflict.
+QUOTE_DECIMALS = 8
+# Ids and times are stored as bigint: a JSON integer outside it is garbage, not an id.
+MIN_BIGINT, MAX_BIGINT = -(2**63), 2**63 - 1
 STREAM_PREFIX = '{"stream":"'
 
 
@@ -49,8 +55,12 @@ class RecordingShape:
 
 @dataclass
 class _Rows:
+    """Rows per table, and the position in the batch of the line each came from."""
+
     trades: list[tuple] = field(default_factory=list)
     quotes: list[tuple] = field(default_factory=list)
+    trade_lines: list[int] = field(default_factory=list)
+    quote_lines: list[int] = field(default_factory=list)
 
 
 def _split(line: str) -> tuple[int, str]:
@@ -141,6 +151,8 @@ def _integer(data: dict, key: str, name: str) -> int:
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Rejected(f"{name} is missing or not an integer")
+    if not MIN_BIGINT <= value <= MAX_BIGINT:
+        raise _Rejected(f"{name} {value} is outside the 64-bit integer range")
     return value
 
 
@@ -184,11 +196,14 @@ class RecordingParser:
             raise _Rejected(f"price {data['p']} is not positive")
         if qty <= 0:
             raise _Rejected(f"quantity {data['q']} is not positive")
+        quote_qty = price * qty
+        if not math.isfinite(quote_qty):
+            raise _Rejected(f"price x quantity ({data['p']} x {data['q']}) is not a finite number")
         maker = data.get("m")
         if not isinstance(maker, bool):
             raise _Rejected("buyer-is-maker m is missing or not true/false")
         ts = _exchange_time_us(data, "T", receive_ns)
-        return (symbol, trade_id, ts, price, qty, price * qty, maker)
+        return (symbol, trade_id, ts, price, qty, round(quote_qty, QUOTE_DECIMALS), maker)
 
     def _quote(self, receive_ns: int, stream_symbol: str, data: dict) -> tuple:
         symbol = self._symbol(stream_symbol, data)
@@ -206,7 +221,7 @@ class RecordingParser:
     def parse(self, batch: LineBatch) -> Batch:
         rows = _Rows()
         result = Batch()
-        for number, line in zip(batch.numbers.tolist(), batch.lines):
+        for position, (number, line) in enumerate(zip(batch.numbers.tolist(), batch.lines)):
             try:
                 receive_ns, payload = _split(line)
                 parsed = _fast_skip(payload) or _message(payload)
@@ -216,13 +231,19 @@ class RecordingParser:
                 stream_symbol, channel, data = parsed
                 if channel == "trade":
                     rows.trades.append(self._trade(receive_ns, stream_symbol, data))
+                    rows.trade_lines.append(position)
                 else:
                     rows.quotes.append(self._quote(receive_ns, stream_symbol, data))
+                    rows.quote_lines.append(position)
             except _Rejected as reason:
                 result.rejects.append(Reject(number, line, str(reason)))
         result.tables = {
             "raw.trades": self._trades_frame(rows.trades),
             "raw.l1_quotes": self._quotes_frame(rows.quotes),
+        }
+        result.origins = {
+            "raw.trades": RowOrigins(batch, np.asarray(rows.trade_lines, dtype=np.int64)),
+            "raw.l1_quotes": RowOrigins(batch, np.asarray(rows.quote_lines, dtype=np.int64)),
         }
         return result
 

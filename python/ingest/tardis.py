@@ -21,11 +21,10 @@ import pandas as pd
 from sniper.ingest.binance_csv import day_bounds_us, micros_to_datetime
 from sniper.ingest.lines import (
     Batch,
+    Bound,
     LineBatch,
     ReasonBuilder,
     as_integer,
-    as_number,
-    as_optional_number,
     iter_line_batches,
     read_fields,
     split_by_field_count,
@@ -37,8 +36,13 @@ COLUMNS = [
     "ask_iv", "mark_price", "mark_iv", "underlying_index", "underlying_price", "delta", "gamma",
     "vega", "theta", "rho",
 ]
-# Nullable in raw.options_chain: empty means unknown, text that is not a number is rejected.
-OPTIONAL_NUMBERS = ("mark_price", "mark_iv", "delta", "gamma", "vega")
+# Nullable in raw.options_chain: empty means unknown; text that is not a finite number in
+# range is rejected. The Greeks are only required finite (a premium-adjusted delta of an
+# inverse, coin-settled put goes below -1).
+OPTIONAL_NUMBERS = {
+    "mark_price": Bound.NON_NEGATIVE, "mark_iv": Bound.NON_NEGATIVE, "delta": Bound.ANY, "gamma": Bound.ANY,
+    "vega": Bound.ANY,
+}
 # Tardis names its daily files <exchange>_options_chain_<YYYY-MM-DD>_<symbol>.csv.gz.
 DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 # Epoch microseconds between 2010-01-01 and 2100-01-01.
@@ -85,11 +89,6 @@ def parse_options(batch: LineBatch, day: date | None) -> Batch:
     option_type = frame["type"].astype(str).str.strip().str.lower()
     ts_us, bad_ts = as_integer(frame["timestamp"])
     expiry_us, bad_expiry = as_integer(frame["expiration"])
-    strike = as_number(frame["strike_price"])
-    open_interest = as_number(frame["open_interest"])
-    underlying_price = as_number(frame["underlying_price"])
-    optional = {column: as_optional_number(frame[column]) for column in OPTIONAL_NUMBERS}
-
     reasons.add(frame["exchange"].isna() | (exchange == ""), "exchange is empty")
     reasons.add(frame["symbol"].isna() | ~instrument.str.contains("-", regex=False), "symbol is not an option name")
     reasons.add(~option_type.isin(["call", "put"]), "type is not call or put")
@@ -99,14 +98,12 @@ def parse_options(batch: LineBatch, day: date | None) -> Batch:
         start, end = day_bounds_us(day)
         reasons.add((ts_us < start) | (ts_us >= end), f"timestamp is outside {day.isoformat()} UTC")
     reasons.add(bad_expiry | (expiry_us < MIN_US) | (expiry_us >= MAX_US), "expiration is not epoch microseconds")
-    reasons.add(strike.isna(), "strike_price is not a number")
-    reasons.add(strike <= 0, "strike_price is not positive")
-    reasons.add(open_interest.isna(), "open_interest is not a number")
-    reasons.add(open_interest < 0, "open_interest is negative")
-    reasons.add(underlying_price.isna(), "underlying_price is not a number")
-    reasons.add(underlying_price <= 0, "underlying_price is not positive")
-    for column, (_, bad) in optional.items():
-        reasons.add(bad, f"{column} is not a number")
+    strike = reasons.number(frame["strike_price"], "strike_price", Bound.POSITIVE)
+    open_interest = reasons.number(frame["open_interest"], "open_interest", Bound.NON_NEGATIVE)
+    underlying_price = reasons.number(frame["underlying_price"], "underlying_price", Bound.POSITIVE)
+    optional = {
+        column: reasons.number(frame[column], column, bound, optional=True) for column, bound in OPTIONAL_NUMBERS.items()
+    }
 
     good = ~reasons.bad
     rows = pd.DataFrame(
@@ -116,12 +113,12 @@ def parse_options(batch: LineBatch, day: date | None) -> Batch:
             "instrument": instrument.to_numpy()[good],
             "ts": micros_to_datetime(ts_us.to_numpy()[good]),
             "expiry_at": micros_to_datetime(expiry_us.to_numpy()[good]),
-            "strike": strike.to_numpy()[good],
+            "strike": strike[good],
             "option_type": option_type.to_numpy()[good],
-            "open_interest": open_interest.to_numpy()[good],
-            **{column: values.to_numpy()[good] for column, (values, _) in optional.items()},
-            "underlying_price": underlying_price.to_numpy()[good],
+            "open_interest": open_interest[good],
+            **{column: values[good] for column, values in optional.items()},
+            "underlying_price": underlying_price[good],
         }
     )
-    return Batch(tables={TABLE: rows}, rejects=rejects + reasons.rejects(kept))
+    return Batch(tables={TABLE: rows}, rejects=rejects + reasons.rejects(kept), origins={TABLE: reasons.origins(kept)})
 

@@ -3,7 +3,8 @@
 A crash (even kill -9) before the commit leaves nothing of the file behind, and the
 ledger row is the proof that all of it is in: a re-run skips ledgered files and
 completes the others. Rows go through COPY one batch at a time, duplicates of rows
-already present are skipped and counted. Two loaders of the same file serialize on an
+already present are skipped and counted, and a row whose exchange id is already held by
+a different row is rejected with its line, like a row refused by the parser. Two loaders of the same file serialize on an
 advisory lock keyed by the file, so the second one finds the ledger row and stops.
 """
 
@@ -18,7 +19,7 @@ import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
 
-from sniper.db.copy import copy_frame, ensure_week_partitions
+from sniper.db.copy import copy_rows, ensure_week_partitions
 from sniper.ingest.lines import Batch, Reject, clean_text
 
 PARTITIONED_TABLES = frozenset({"raw.trades", "raw.agg_trades", "raw.l1_quotes", "raw.options_chain"})
@@ -155,26 +156,28 @@ def load_file(
             return result
         partitions = _Partitions(conn, partitions_ready)
         for batch in batches:
+            rejects = list(batch.rejects)
             for table, frame in batch.tables.items():
                 if frame.empty:
                     continue
                 times = frame[TIME_COLUMN.get(table, "ts")]
                 first, last = pd.Timestamp(times.min()), pd.Timestamp(times.max())
                 partitions.cover(table, times)
-                inserted = copy_frame(conn, table, frame)
-                result.rows_by_table[table] = result.rows_by_table.get(table, 0) + inserted
-                result.rows_loaded += inserted
-                result.rows_duplicate += len(frame) - inserted
+                copied = copy_rows(conn, table, frame)
+                rejects += [batch.origins[table].reject(c.row, c.reason) for c in copied.conflicts]
+                result.rows_by_table[table] = result.rows_by_table.get(table, 0) + copied.inserted
+                result.rows_loaded += copied.inserted
+                result.rows_duplicate += copied.duplicates
                 result.first_ts = first if result.first_ts is None else min(result.first_ts, first)
                 result.last_ts = last if result.last_ts is None else max(result.last_ts, last)
                 for column, seen in identity.items():
                     if column in frame.columns:
                         seen.update(frame[column].unique().tolist())
                 if on_rows:
-                    on_rows(inserted)
-            if batch.rejects:
-                _write_rejects(conn, source, batch.rejects)
-                result.rows_rejected += len(batch.rejects)
+                    on_rows(copied.inserted)
+            if rejects:
+                _write_rejects(conn, source, rejects)
+                result.rows_rejected += len(rejects)
             for kind, count in batch.skipped.items():
                 result.skipped[kind] = result.skipped.get(kind, 0) + count
         conn.execute(
