@@ -7,7 +7,7 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
-from sniper.db.connection import connect, resolve_target
+from sniper.db.connection import connect, database_errors, resolve_target
 from sniper.db.migrate import migrate
 from sniper.db.status import raw_row_counts, server_version
 
@@ -17,10 +17,12 @@ console = Console()
 def register(nouns: argparse._SubParsersAction) -> None:
     db = nouns.add_parser("db", help="start, stop and inspect the database")
     verbs = db.add_subparsers(dest="verb", required=True, parser_class=type(db))
-    verbs.add_parser("start", help="start the embedded cluster and apply migrations").set_defaults(
-        handler=start
-    )
-    verbs.add_parser("stop", help="stop the embedded cluster").set_defaults(handler=stop)
+    verbs.add_parser(
+        "start", help="start the embedded cluster (again, after `db stop`) and apply migrations"
+    ).set_defaults(handler=start)
+    verbs.add_parser(
+        "stop", help="stop the embedded cluster; nothing starts it again until `db start`"
+    ).set_defaults(handler=stop)
     verbs.add_parser("status", help="which database, and rows per raw table").set_defaults(
         handler=status
     )
@@ -30,8 +32,11 @@ def register(nouns: argparse._SubParsersAction) -> None:
     )
 
 
+@database_errors()
 def start(_: argparse.Namespace) -> int:
     target = resolve_target()
+    if target.embedded is not None:
+        target.embedded.start()  # the user's own start: lifts a `sniper db stop`
     with connect(target) as conn:
         applied = migrate(conn)
     where = f"embedded cluster in {target.embedded.pgdata}" if target.embedded else "external server"
@@ -46,8 +51,8 @@ def stop(_: argparse.Namespace) -> int:
     if target.embedded is None:
         console.print("SNIPER_DATABASE_URL points at an external server: nothing to stop")
         return 0
-    target.embedded.stop()
-    console.print(f"embedded cluster stopped ({target.embedded.pgdata})")
+    target.embedded.stop_by_user()
+    console.print(f"embedded cluster stopped ({target.embedded.pgdata}); `sniper db start` starts it again")
     return 0
 
 
@@ -56,6 +61,7 @@ def url(_: argparse.Namespace) -> int:
     return 0
 
 
+@database_errors()
 def run_migrations(_: argparse.Namespace) -> int:
     with connect() as conn:
         applied = migrate(conn)
@@ -63,10 +69,13 @@ def run_migrations(_: argparse.Namespace) -> int:
     return 0
 
 
+@database_errors()
 def status(_: argparse.Namespace) -> int:
     target = resolve_target()
     if target.embedded is not None and not target.embedded.is_running():
-        console.print(f"database: embedded, stopped ({target.embedded.pgdata}); `sniper db start` starts it")
+        stop = target.embedded.user_stop()
+        how = f"stopped with `sniper db stop` by {stop.by} at {stop.at}" if stop else "stopped"
+        console.print(f"database: embedded, {how} ({target.embedded.pgdata}); `sniper db start` starts it")
         return 0
     with connect(target) as conn:
         migrate(conn)
