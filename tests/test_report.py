@@ -30,6 +30,21 @@ CRITERIA = [
      "passed": False, "note": ""},
     {"name": "tested on an unseen regime", "value": True, "comparison": "is", "threshold": True,
      "passed": True, "note": ""},
+    {"key": "pbo", "name": "probability of backtest overfitting (thresholds, CSCV)", "value": 0.3125,
+     "comparison": "<", "threshold": 0.5, "passed": True,
+     "note": "S=16: 12,870 splits of 48 of 61 test days, the oldest 13 left out, 46 thresholds"},
+    {"key": "spa", "name": "beats random, always-long and always-short entries (SPA p-value, largest)",
+     "value": 0.087, "comparison": "<", "threshold": 0.05, "passed": False,
+     "note": "largest of random 0.004, always long 0.087, always short 0.001 (61 days)"},
+]
+# The newest run's tests against the baselines (the older run predates them: NULL).
+BASELINE_TESTS = [
+    {"baseline": "random", "p_value": 0.004, "model_mean_return": 0.00123, "baseline_mean_return": -0.00041,
+     "n_days": 61, "note": ""},
+    {"baseline": "always_long", "p_value": 0.087, "model_mean_return": 0.00123, "baseline_mean_return": 0.00062,
+     "n_days": 61, "note": ""},
+    {"baseline": "always_short", "p_value": 0.001, "model_mean_return": 0.00123, "baseline_mean_return": -0.0011,
+     "n_days": 61, "note": ""},
 ]
 ALARMS = [
     {"kind": "regime_change", "message": "win rate moved -15.0 points from 2024-09 to 2024-10 (limit 10.0)",
@@ -127,16 +142,17 @@ def create_regime_tables(conn: psycopg.Connection) -> None:
 
 
 def _insert_run(conn, run_id: str, created_at: datetime, *, verdict: str, exit_code: int, criteria, alarms,
-                diagnosis, importance) -> None:
+                diagnosis, importance, pbo=None, spa_p_value=None, baseline_tests=None) -> None:
     conn.execute(
         "insert into evaluation.model_runs (run_id, created_at, model_kind, features, feature_columns,"
         " data_start_date, data_end_date, train_start_date, params, code_version, artifact_dir, verdict,"
         " exit_code, criteria, alarms, diagnosis, n_trades, win_rate, sharpe, max_drawdown, long_share,"
-        " probabilistic_sharpe, deflated_sharpe, feature_importance)"
+        " probabilistic_sharpe, deflated_sharpe, pbo, spa_p_value, baseline_tests, feature_importance)"
         " values (%s, %s, 'xgboost', %s, %s, '2024-04-01', '2025-01-01', '2024-10-01', %s, '0.1.0+abc123',"
-        " '/tmp/artifacts', %s, %s, %s, %s, %s, 160, 0.4857, 1.72, 0.134, 0.85, 0.91, 0.62, %s)",
+        " '/tmp/artifacts', %s, %s, %s, %s, %s, 160, 0.4857, 1.72, 0.134, 0.85, 0.91, 0.62, %s, %s, %s, %s)",
         (run_id, created_at, ["ofi", "obi"], sorted(importance), Jsonb({"max_depth": 4, "eta": 0.05}), verdict,
-         exit_code, Jsonb(criteria), Jsonb(alarms), Jsonb(diagnosis), Jsonb(importance)),
+         exit_code, Jsonb(criteria), Jsonb(alarms), Jsonb(diagnosis), pbo, spa_p_value,
+         None if baseline_tests is None else Jsonb(baseline_tests), Jsonb(importance)),
     )
 
 
@@ -148,7 +164,8 @@ def insert_sample_runs(conn: psycopg.Connection) -> None:
                 diagnosis={"urgent": False, "reasons": [], "scarcest_regime": "bear", "message": "enough data"},
                 importance={"ofi_5m": 1.0})
     _insert_run(conn, NEW_RUN, datetime(2025, 1, 2, tzinfo=UTC), verdict="KEEP COLLECTING DATA", exit_code=3,
-                criteria=CRITERIA, alarms=ALARMS, diagnosis=DIAGNOSIS, importance=IMPORTANCE)
+                criteria=CRITERIA, alarms=ALARMS, diagnosis=DIAGNOSIS, importance=IMPORTANCE, pbo=0.3125,
+                spa_p_value=0.087, baseline_tests=BASELINE_TESTS)
     cursor = conn.cursor()
     cursor.executemany(
         "insert into evaluation.model_metrics (run_id, evaluation, scope, scope_key, regime, n_trades, win_rate,"
@@ -298,6 +315,19 @@ def test_report_of_the_newest_run(warehouse, tmp_path):
     assert [row[0] for row in summary] == list(COVERAGE_SYMBOLS)
     assert summary[0][1:] == ["4 / 6", "3 / 2", "1 / 2", "0 / 1", "not met"]
 
+    # PBO and the SPA p-value next to the DSR; the model against each baseline, daily means in percent.
+    headline = dict(table_rows(page, "headline"))
+    assert headline["deflated Sharpe ratio"] == "0.620"
+    assert headline["probability of backtest overfitting"] == "0.312"  # 0.3125 to three decimals
+    assert headline["SPA p-value against the baselines (largest)"] == "0.087"
+    assert table_rows(page, "baseline-tests") == [
+        [test["baseline"].replace("_", " "), f"{test['model_mean_return']:.3%}", f"{test['baseline_mean_return']:.3%}",
+         f"{test['p_value']:.3f}", str(test["n_days"]), ""] for test in BASELINE_TESTS
+    ]
+    assert table_rows(page, "baseline-tests")[0][:3] == ["random", "0.123%", "-0.041%"]
+    spa = next(row for row in rows if row[0].startswith("beats random"))
+    assert spa[1:5] == ["0.087", "<", "0.050", "FAIL"] and "always long 0.087" in spa[5]
+
 
 def test_report_of_a_given_run_goes_to_the_project_reports_folder(warehouse, tmp_path):
     result = run_cli("report", "--run", OLD_RUN, env={"SNIPER_PROJECT_DIR": str(tmp_path)})
@@ -310,6 +340,11 @@ def test_report_of_a_given_run_goes_to_the_project_reports_folder(warehouse, tmp
     assert [row[4] for row in table_rows(page, "criteria")] == ["PASS"] * len(CRITERIA)
     # This run stored no metrics, predictions or equity: the page says so instead of drawing.
     assert "No walk-forward trade was taken" in page and "No walk-forward test month." in page
+    # Stored before PBO and the baselines existed: not available, no baseline table.
+    headline = dict(table_rows(page, "headline"))
+    assert headline["probability of backtest overfitting"] == "n/a"
+    assert headline["SPA p-value against the baselines (largest)"] == "n/a"
+    assert 'id="baseline-tests"' not in page
     assert ids(page, "importance-") == ["ofi_5m"]
 
 

@@ -100,6 +100,13 @@ def test_populated_warehouse(database):
 
     assert _line(out, "current verdict").startswith(f"current verdict: KEEP COLLECTING DATA (run {NEW_RUN}")
     assert "READY FOR LIVE TRADING" in _line(out, "run-old")
+    # DSR, PBO and the SPA p-value as inserted (tests/test_report.py): 0.62, 0.3125, 0.087;
+    # the older run predates PBO and SPA.
+    header = _line(out, "created", "verdict").split()
+    assert header[header.index("DSR"):header.index("DSR") + 3] == ["DSR", "PBO", "SPA"]
+    newest = _line(out, NEW_RUN, "48.6%")  # its table row (the verdict line names the run too)
+    assert " 0.620 " in newest and " 0.312 " in newest and " 0.087 " in newest
+    assert _line(out, "run-old").split().count("n/a") == 2
 
 
 def test_stopped_embedded_database_is_said_not_started(tmp_path):

@@ -12,6 +12,8 @@ MODULES = [
     "sniper.training.splits",
     "sniper.training.simulation",
     "sniper.training.gate",
+    "sniper.training.overfitting",
+    "sniper.training.baselines",
 ]
 
 

@@ -113,4 +113,5 @@ def test_summary_reports_months_regimes_and_an_honest_verdict():
     assert sorted(unseen["scope_key"]) == ["bear", "bull", "sideways"]
     # Two test months cannot satisfy "win rate over the last 3 test months": keep collecting.
     assert summary.gate.verdict == "KEEP COLLECTING DATA" and summary.gate.exit_code == 3
-    assert not summary.gate.criteria[0].passed and "only 2 of 3" in summary.gate.criteria[0].note
+    win = summary.gate.criterion("win_rate")
+    assert not win.passed and "only 2 of 3" in win.note

@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from sniper.training.gate import (
+    CRITERIA,
     EXIT_KEEP_COLLECTING,
     EXIT_READY,
     KEEP_COLLECTING,
@@ -37,10 +38,19 @@ GOOD_MONTHS = [
 ]
 
 
-def gate(months=GOOD_MONTHS, *, sharpe=1.8, drawdown=0.08, unseen=True, config=None):
+def gate(months=GOOD_MONTHS, *, sharpe=1.8, drawdown=0.08, unseen=True, pbo=0.2, spa=0.01, config=None, **notes):
     return readiness_gate(
-        months, sharpe=sharpe, max_drawdown=drawdown, tested_on_unseen_regime=unseen, config=config
+        months, sharpe=sharpe, max_drawdown=drawdown, tested_on_unseen_regime=unseen, pbo=pbo, spa_p_value=spa,
+        config=config, **notes,
     )
+
+
+def passed(result) -> dict[str, bool]:
+    return {criterion.key: criterion.passed for criterion in result.criteria}
+
+
+def all_but(*failing: str) -> dict[str, bool]:
+    return {key: key not in failing for key in CRITERIA}
 
 
 class TestReadinessGate:
@@ -48,59 +58,82 @@ class TestReadinessGate:
         result = gate()
         assert result.verdict == READY == "READY FOR LIVE TRADING"
         assert result.exit_code == EXIT_READY == 0
-        win, sharpe, drawdown, regime = result.criteria
+        assert [c.key for c in result.criteria] == list(CRITERIA)
+        win, sharpe, drawdown, regime = (result.criterion(key) for key in ("win_rate", "sharpe", "max_drawdown",
+                                                                          "unseen_regime"))
         assert win.value == pytest.approx(185 / 300) and win.threshold == 0.55 and win.passed
         assert win.note == "2024-02..2024-04"  # the first month is not among the last three
         assert (sharpe.value, sharpe.comparison, sharpe.threshold, sharpe.passed) == (1.8, ">", 1.5, True)
         assert (drawdown.value, drawdown.comparison, drawdown.threshold) == (0.08, "<", 0.12)
         assert drawdown.passed
         assert (regime.value, regime.passed) == (True, True)
+        pbo, spa = result.criterion("pbo"), result.criterion("spa")
+        assert (pbo.value, pbo.comparison, pbo.threshold, pbo.passed) == (0.2, "<", 0.5, True)
+        assert (spa.value, spa.comparison, spa.threshold, spa.passed) == (0.01, "<", 0.05, True)
 
     @pytest.mark.parametrize(
         ("change", "failing"),
         [
-            ({"sharpe": 1.2}, 1),
-            ({"drawdown": 0.15}, 2),
-            ({"unseen": False}, 3),
-            ({"sharpe": math.nan}, 1),
-            ({"drawdown": math.nan}, 2),
+            ({"sharpe": 1.2}, "sharpe"),
+            ({"drawdown": 0.15}, "max_drawdown"),
+            ({"unseen": False}, "unseen_regime"),
+            ({"sharpe": math.nan}, "sharpe"),
+            ({"drawdown": math.nan}, "max_drawdown"),
+            ({"pbo": 0.7}, "pbo"),
+            ({"pbo": math.nan}, "pbo"),
+            ({"spa": 0.2}, "spa"),
+            ({"spa": math.nan}, "spa"),
         ],
     )
     def test_any_failing_criterion_keeps_collecting(self, change, failing):
         result = gate(**change)
         assert result.verdict == KEEP_COLLECTING == "KEEP COLLECTING DATA"
         assert result.exit_code == EXIT_KEEP_COLLECTING == 3
-        assert [c.passed for c in result.criteria] == [i != failing for i in range(4)]
+        assert passed(result) == all_but(failing)
 
     def test_thresholds_themselves_fail(self):
-        # 33 / 60 = 0.55 exactly, Sharpe 1.5, drawdown 0.12: all equal to their limits.
+        # 33 / 60 = 0.55 exactly, Sharpe 1.5, drawdown 0.12, PBO 0.5 (the paper's boundary: the
+        # in-sample best is as likely below the median out of sample as above it), p 0.05.
         at_limit = [month("2024-01", 20, 11), month("2024-02", 20, 11), month("2024-03", 20, 11)]
-        result = gate(at_limit, sharpe=1.5, drawdown=0.12)
-        assert [c.passed for c in result.criteria] == [False, False, False, True]
+        result = gate(at_limit, sharpe=1.5, drawdown=0.12, pbo=0.5, spa=0.05)
+        assert passed(result) == all_but("win_rate", "sharpe", "max_drawdown", "pbo", "spa")
+
+    def test_an_uncomputable_pbo_or_p_value_fails_with_its_reason(self):
+        reason = "not computed: 12 rows cannot be cut into 16 blocks with at least 2 rows per half"
+        result = gate(pbo=math.nan, pbo_note=reason, spa=math.nan)
+        assert result.criterion("pbo").note == reason and not result.criterion("pbo").passed
+        assert result.criterion("spa").note == "not computed" and not result.criterion("spa").passed
+        assert result.verdict == KEEP_COLLECTING
+
+    def test_unknown_criterion_key_raises(self):
+        with pytest.raises(KeyError, match="no criterion 'luck'"):
+            gate().criterion("luck")
 
     def test_win_rate_is_pooled_over_trades_not_averaged_over_months(self):
         # Monthly rates 0.9, 0.5, 0.5 average 0.633, but the trades pool to
         # (9 + 50 + 50) / (10 + 100 + 100) = 109 / 210 = 0.519: a thin lucky month must not pass the gate.
         months = [month("2024-01", 10, 9), month("2024-02", 100, 50), month("2024-03", 100, 50)]
-        win = gate(months).criteria[0]
+        win = gate(months).criterion("win_rate")
         assert win.value == pytest.approx(109 / 210)
         assert not win.passed
 
     def test_fewer_test_months_than_required_fails(self):
         result = gate(GOOD_MONTHS[-2:])  # 125 / 200 = 0.625 but over two months only
-        win = result.criteria[0]
+        win = result.criterion("win_rate")
         assert win.value == pytest.approx(0.625) and not win.passed
         assert win.note == "only 2 of 3 test months"
         assert result.verdict == KEEP_COLLECTING
 
     def test_months_are_ordered_by_calendar_not_by_argument_order(self):
-        assert gate(list(reversed(GOOD_MONTHS))).criteria[0].value == pytest.approx(185 / 300)
+        assert gate(list(reversed(GOOD_MONTHS))).criterion("win_rate").value == pytest.approx(185 / 300)
 
     def test_thresholds_are_configurable(self):
-        config = GateConfig(min_win_rate=0.62, win_rate_months=2, min_sharpe=2.0, max_drawdown=0.05)
+        config = GateConfig(min_win_rate=0.62, win_rate_months=2, min_sharpe=2.0, max_drawdown=0.05, max_pbo=0.1,
+                            max_spa_p_value=0.001)
         result = gate(config=config)
-        # Last two months: (55 + 70) / 200 = 0.625 > 0.62; Sharpe 1.8 < 2.0; drawdown 0.08 > 0.05.
-        assert [c.passed for c in result.criteria] == [True, False, False, True]
+        # Last two months: (55 + 70) / 200 = 0.625 > 0.62; Sharpe 1.8 < 2.0; drawdown 0.08 > 0.05;
+        # PBO 0.2 > 0.1; p-value 0.01 > 0.001.
+        assert passed(result) == all_but("sharpe", "max_drawdown", "pbo", "spa")
         assert result.config == config
         without_regime = gate(unseen=False, config=GateConfig(require_unseen_regime=False))
         assert without_regime.verdict == READY
@@ -109,11 +142,12 @@ class TestReadinessGate:
         lines = gate(sharpe=1.2).report().splitlines()
         assert lines[0] == "PASS  win rate, last 3 test months pooled: 0.6167 > 0.5500  (2024-02..2024-04)"
         assert lines[1] == "FAIL  Sharpe ratio of daily test returns: 1.2000 > 1.5000"
+        assert lines[4] == "PASS  probability of backtest overfitting (thresholds, CSCV): 0.2000 < 0.5000"
         assert lines[-1] == "KEEP COLLECTING DATA"
 
     def test_result_serializes_next_to_the_artifacts(self):
         payload = json.loads(gate().model_dump_json())
-        assert payload["verdict"] == READY and len(payload["criteria"]) == 4
+        assert payload["verdict"] == READY and len(payload["criteria"]) == len(CRITERIA) == 6
         assert payload["config"]["min_sharpe"] == 1.5
 
     def test_rejects_inconsistent_months(self):

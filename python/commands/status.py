@@ -36,11 +36,16 @@ def _share(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
+def _number(value: float | None, digits: int) -> str:
+    return "n/a" if value is None or value != value else f"{value:.{digits}f}"
+
+
 def _table(title: str, *columns: str, wrap: tuple[str, ...] = ()) -> Table:
     """A compact table; only the columns named in ``wrap`` may wrap (numbers and times never do)."""
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in columns:
-        numeric = column in {"rows", "buckets", "complete", "trades", "win rate", "Sharpe", "max DD", "seconds"}
+        numeric = column in {"rows", "buckets", "complete", "trades", "win rate", "Sharpe", "max DD", "DSR", "PBO",
+                             "SPA p", "seconds"}
         table.add_column(column, no_wrap=column not in wrap, justify="right" if numeric else "left",
                          overflow="fold" if column in wrap else "ellipsis",
                          min_width=MIN_TEXT_WIDTH if column in wrap else None)
@@ -108,11 +113,12 @@ def _training(runs: list[warehouse.TrainingRun] | None) -> list[Table | str]:
         return ["training: no run yet (run `sniper train`)"]
     current = runs[0]
     colour = "green" if current.verdict == READY else "yellow"
-    table = _table("last training runs", "created", "run", "trades", "win rate", "Sharpe", "max DD", "verdict",
-                   wrap=("verdict",))
+    table = _table("last training runs", "created", "run", "trades", "win rate", "Sharpe", "max DD", "DSR", "PBO",
+                   "SPA p", "verdict", wrap=("verdict",))
     for run in runs:
         table.add_row(_at(run.created_at), run.run_id, f"{run.n_trades:,}", _share(run.win_rate),
-                      "n/a" if run.sharpe is None else f"{run.sharpe:.2f}", _share(run.max_drawdown), run.verdict)
+                      _number(run.sharpe, 2), _share(run.max_drawdown), _number(run.deflated_sharpe, 3),
+                      _number(run.pbo, 3), _number(run.spa_p_value, 3), run.verdict)
     return [table, f"current verdict: [bold {colour}]{current.verdict}[/] (run {current.run_id}, "
                    f"{_at(current.created_at)})"]
 

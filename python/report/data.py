@@ -13,13 +13,14 @@ from pydantic import BaseModel, ValidationError
 
 from sniper.errors import UserError
 from sniper.report.relations import relation_exists
+from sniper.training.baselines import BaselineTest
 from sniper.training.gate import Alarm, Criterion, Diagnosis
 
 RUN_COLUMNS = (
     "run_id, created_at, model_kind, features, feature_columns, data_start_date, data_end_date,"
     " train_start_date, params, code_version, artifact_dir, verdict, exit_code, criteria, alarms,"
     " diagnosis, n_trades, win_rate, sharpe, max_drawdown, long_share, probabilistic_sharpe,"
-    " deflated_sharpe, feature_importance"
+    " deflated_sharpe, pbo, spa_p_value, coalesce(baseline_tests, '[]'::jsonb) as baseline_tests, feature_importance"
 )
 COVERAGE_TABLE = "regimes.regime_coverage"
 COVERAGE_SUMMARY_TABLE = "regimes.coverage_summary"
@@ -51,6 +52,9 @@ class ModelRun(BaseModel):
     long_share: float | None
     probabilistic_sharpe: float | None
     deflated_sharpe: float | None
+    pbo: float | None  # NULL for runs stored before issue 16, or when not computable
+    spa_p_value: float | None
+    baseline_tests: list[BaselineTest]
     feature_importance: dict[str, float]
 
 

@@ -170,9 +170,30 @@ def headline_table(data: ReportData) -> str:
         ("long share", _fmt(run.long_share, "pct")),
         ("probabilistic Sharpe ratio", _fmt(run.probabilistic_sharpe)),
         ("deflated Sharpe ratio", _fmt(run.deflated_sharpe)),
+        ("probability of backtest overfitting", _fmt(run.pbo)),
+        ("SPA p-value against the baselines (largest)", _fmt(run.spa_p_value)),
     ]
     rows = [[_td(escape(name)), _td(value, "num")] for name, value in cells]
-    return "<h2>Headline figures</h2>\n" + _table(["figure", "value"], rows, table_id="headline")
+    return "<h2>Headline figures</h2>\n" + _table(["figure", "value"], rows, table_id="headline") + baseline_table(data)
+
+
+def _daily(value: float | None) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.3%}"
+
+
+def baseline_table(data: ReportData) -> str:
+    """The model against each baseline over the walk-forward test days (runs before issue 16 have none)."""
+    tests = data.run.baseline_tests
+    if not tests:
+        return ""
+    rows = [[_td(escape(test.baseline.replace("_", " "))), _td(_daily(test.model_mean_return), "num"),
+             _td(_daily(test.baseline_mean_return), "num"), _td(_fmt(test.p_value), "num"),
+             _td(_fmt(test.n_days, "int"), "num"), _td(escape(test.note))] for test in tests]
+    return ("<p>The model against entries as many per day as its own, at random buckets (random side, "
+            "always long, always short), on the same test days; SPA p-value that the model's daily returns "
+            "beat the baseline's (docs/evaluation.md).</p>"
+            + _table(["baseline", "model mean daily return", "baseline mean daily return", "SPA p-value", "days",
+                      "note"], rows, table_id="baseline-tests"))
 
 
 def regime_table(data: ReportData) -> str:

@@ -65,6 +65,9 @@ class TrainingRun:
     win_rate: float | None
     sharpe: float | None
     max_drawdown: float | None
+    deflated_sharpe: float | None
+    pbo: float | None
+    spa_p_value: float | None
     verdict: str
 
 

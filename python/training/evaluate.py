@@ -15,7 +15,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from sniper.training import metrics
+from sniper.training.baselines import NS_PER_DAY, BaselineConfig, baseline_daily_returns
 from sniper.training.models import XGBoostParams, model_kind
+from sniper.training.overfitting import DEFAULT_BLOCKS
 from sniper.training.simulation import SimulationConfig, ThresholdSearch, choose_threshold, simulate
 from sniper.training.splits import (
     Fold,
@@ -41,6 +43,10 @@ class EvaluationConfig(BaseModel):
     # The newest share of each training window picks the entry threshold, on predictions
     # of models fitted without it; the models are then refitted on the whole window.
     calibration_share: float = Field(default=0.25, gt=0, lt=1)
+    # Honesty of the verdict (docs/evaluation.md): the S of the probability of backtest
+    # overfitting over the threshold candidates, and the baselines the model must beat.
+    pbo_blocks: int = Field(default=DEFAULT_BLOCKS, ge=2, multiple_of=2)
+    baselines: BaselineConfig = Field(default_factory=BaselineConfig)
 
 
 @dataclass
@@ -56,6 +62,9 @@ class FoldResult:
     # Walk-forward folds only: the test period's daily returns under every threshold the
     # search could have chosen (the trials the Deflated Sharpe Ratio deflates for).
     trial_daily_returns: dict[float, pd.Series] = field(default_factory=dict)
+    # Walk-forward folds only: the same test days traded at random, always long and always
+    # short, as often as the model traded (sniper.training.baselines).
+    baseline_daily_returns: dict[str, pd.Series] = field(default_factory=dict)
 
 
 def _wins(frame: pd.DataFrame, side: str) -> np.ndarray:
@@ -122,8 +131,15 @@ def run_fold(data: pd.DataFrame, fold: Fold, kind: str, features: list[str], con
     }
     context = scored[["symbol", "entry_at", "side", "bucket_start_at", "month_regime"]]
     trades = result.trades.merge(context, on=["symbol", "entry_at", "side"], how="left", validate="one_to_one")
-    trials = trial_daily_returns(scored, config.threshold_search.candidates) if kind == "walk_forward" else {}
-    return FoldResult(kind, fold, threshold, scored, trades, result.daily_returns, result.equity, importance, trials)
+    trials, baselines = {}, {}
+    if kind == "walk_forward":
+        start, end = scored["entry_at"].min(), scored["entry_at"].max()
+        trials = trial_daily_returns(scored, config.threshold_search.candidates)
+        # The fold's first test day keys its baseline draws: the same fold draws the same strategies.
+        baselines = baseline_daily_returns(scored, trades, start=start, end=end, config=config.baselines,
+                                           key=int(start.value // NS_PER_DAY))
+    return FoldResult(kind, fold, threshold, scored, trades, result.daily_returns, result.equity, importance, trials,
+                      baselines)
 
 
 def trial_daily_returns(scored: pd.DataFrame, candidates) -> dict[float, pd.Series]:

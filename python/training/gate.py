@@ -6,7 +6,13 @@ The verdict is READY FOR LIVE TRADING only when every criterion passes:
   (all wins / all trades, so a thin month cannot dominate), above 0.55;
 * Sharpe ratio of the daily test returns above 1.5;
 * maximum drawdown of the test equity (a positive fraction) below 0.12;
-* the model was tested on a regime it never trained on (leave-one-regime-out).
+* the model was tested on a regime it never trained on (leave-one-regime-out);
+* probability of backtest overfitting over the threshold candidates below 0.5
+  (Bailey, Borwein, López de Prado and Zhu 2014: at 0.5 the in-sample best is as likely
+  below the median out of sample as above it; ``sniper.training.overfitting``);
+* the model beats trading at random, always long and always short, as often as it did, on
+  the same test days: the largest of the three SPA p-values below 0.05 (Hansen 2005;
+  ``sniper.training.baselines``).
 
 Comparisons are strict: a value equal to its threshold fails. A missing or
 undefined value (``nan``, too few months) fails too. Anything short of READY is
@@ -32,6 +38,8 @@ EXIT_KEEP_COLLECTING = 3
 # Differences of two win rates are not exact in floating point (0.65 - 0.55 is
 # 0.09999999999999998); moves and shares are compared with this much slack.
 FLOAT_SLACK = 1e-9
+# The criteria's keys, in the order the verdict lists them.
+CRITERIA = ("win_rate", "sharpe", "max_drawdown", "unseen_regime", "pbo", "spa")
 
 
 class MonthResult(BaseModel):
@@ -65,6 +73,8 @@ class GateConfig(BaseModel):
     min_sharpe: float = 1.5
     max_drawdown: float = Field(default=0.12, gt=0, le=1)
     require_unseen_regime: bool = True
+    max_pbo: float = Field(default=0.5, gt=0, le=1, description="probability of backtest overfitting")
+    max_spa_p_value: float = Field(default=0.05, gt=0, lt=1, description="largest p-value against the baselines")
 
 
 class AlarmConfig(BaseModel):
@@ -79,8 +89,13 @@ class AlarmConfig(BaseModel):
 
 
 class Criterion(BaseModel):
-    """One line of the verdict: passes when ``value <comparison> threshold``."""
+    """One line of the verdict: passes when ``value <comparison> threshold``.
 
+    ``key`` names the criterion for code (``GateResult.criterion``); ``name`` is for people.
+    Runs stored before keys existed have none.
+    """
+
+    key: str | None = None
     name: str
     value: float | bool | None
     comparison: Literal[">", "<", "is"]
@@ -105,6 +120,13 @@ class GateResult(BaseModel):
 
     def report(self) -> str:
         return "\n".join([*(criterion.line() for criterion in self.criteria), self.verdict])
+
+    def criterion(self, key: str) -> Criterion:
+        """The criterion with this key (one of ``CRITERIA``)."""
+        for criterion in self.criteria:
+            if criterion.key == key:
+                return criterion
+        raise KeyError(f"no criterion {key!r}; the verdict has {[c.key for c in self.criteria]}")
 
 
 class Alarm(BaseModel):
@@ -159,16 +181,25 @@ def readiness_gate(
     sharpe: float,
     max_drawdown: float,
     tested_on_unseen_regime: bool,
+    pbo: float,
+    spa_p_value: float,
+    pbo_note: str = "",
+    spa_note: str = "",
     config: GateConfig | None = None,
 ) -> GateResult:
-    """The go-live verdict from the test months, the test Sharpe and drawdown, and regime coverage.
+    """The go-live verdict from the test months, the test Sharpe and drawdown, regime coverage,
+    the probability of backtest overfitting and the p-value against the baselines.
+
+    ``pbo`` or ``spa_p_value`` ``nan`` (not computable) fails its criterion; the notes say why.
 
     >>> months = [MonthResult(month=f"2024-0{m}", n_trades=100, n_wins=60) for m in (1, 2, 3)]
-    >>> result = readiness_gate(months, sharpe=1.8, max_drawdown=0.07, tested_on_unseen_regime=True)
+    >>> result = readiness_gate(months, sharpe=1.8, max_drawdown=0.07, tested_on_unseen_regime=True,
+    ...                         pbo=0.1, spa_p_value=0.01)
     >>> result.verdict, result.exit_code
     ('READY FOR LIVE TRADING', 0)
-    >>> readiness_gate(months, sharpe=1.5, max_drawdown=0.07, tested_on_unseen_regime=True).exit_code
-    3
+    >>> readiness_gate(months, sharpe=1.8, max_drawdown=0.07, tested_on_unseen_regime=True,
+    ...                pbo=0.5, spa_p_value=0.01).criterion("pbo").passed
+    False
     """
     config = config or GateConfig()
     ordered = _sorted_months(months)
@@ -179,6 +210,7 @@ def readiness_gate(
     win_note = span if enough_months else f"only {len(recent)} of {config.win_rate_months} test months"
     criteria = [
         Criterion(
+            key="win_rate",
             name=f"win rate, last {config.win_rate_months} test months pooled",
             value=win_rate,
             comparison=">",
@@ -187,6 +219,7 @@ def readiness_gate(
             note=win_note,
         ),
         Criterion(
+            key="sharpe",
             name="Sharpe ratio of daily test returns",
             value=float(sharpe),
             comparison=">",
@@ -194,6 +227,7 @@ def readiness_gate(
             passed=_above(float(sharpe), config.min_sharpe),
         ),
         Criterion(
+            key="max_drawdown",
             name="maximum drawdown of test equity",
             value=float(max_drawdown),
             comparison="<",
@@ -201,12 +235,31 @@ def readiness_gate(
             passed=_below(float(max_drawdown), config.max_drawdown),
         ),
         Criterion(
+            key="unseen_regime",
             name="tested on an unseen regime",
             value=bool(tested_on_unseen_regime),
             comparison="is",
             threshold=True,
             passed=bool(tested_on_unseen_regime) or not config.require_unseen_regime,
             note="" if config.require_unseen_regime else "not required by this config",
+        ),
+        Criterion(
+            key="pbo",
+            name="probability of backtest overfitting (thresholds, CSCV)",
+            value=float(pbo),
+            comparison="<",
+            threshold=config.max_pbo,
+            passed=_below(float(pbo), config.max_pbo),
+            note=pbo_note or ("not computed" if math.isnan(pbo) else ""),
+        ),
+        Criterion(
+            key="spa",
+            name="beats random, always-long and always-short entries (SPA p-value, largest)",
+            value=float(spa_p_value),
+            comparison="<",
+            threshold=config.max_spa_p_value,
+            passed=_below(float(spa_p_value), config.max_spa_p_value),
+            note=spa_note or ("not computed" if math.isnan(spa_p_value) else ""),
         ),
     ]
     ready = all(criterion.passed for criterion in criteria)

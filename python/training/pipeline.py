@@ -79,7 +79,7 @@ def run_training(request: TrainRequest) -> TrainOutcome:
 
     results = evaluate(data, columns, request.evaluation)
     samples = data["month_regime"].value_counts().to_dict()
-    summary = summarize(results, samples, len(request.evaluation.threshold_search.candidates))
+    summary = summarize(results, samples, len(request.evaluation.threshold_search.candidates), request.evaluation)
 
     train_rows = data[data["entry_at"] >= datetime.combine(train_start, datetime.min.time(), tzinfo=timezone.utc)]
     if train_rows.empty:

@@ -98,32 +98,42 @@ def _one_side_per_bucket(signals: pd.DataFrame) -> pd.DataFrame:
 def _non_overlapping(signals: pd.DataFrame) -> pd.DataFrame:
     taken: list[int] = []
     ordered = signals.sort_values(["symbol", "entry_at"], kind="stable")
-    for _symbol, rows in ordered.groupby("symbol", sort=True):
-        open_until = None
-        for label, entry, exit_ in zip(rows.index, rows["entry_at"], rows["exit_at"], strict=True):
-            if open_until is None or entry >= open_until:
-                taken.append(label)
-                open_until = exit_
+    symbols = ordered["symbol"].to_numpy()
+    entries = ordered["entry_at"].to_numpy(dtype="datetime64[ns]").view(np.int64).tolist()
+    exits = ordered["exit_at"].to_numpy(dtype="datetime64[ns]").view(np.int64).tolist()
+    labels = ordered.index.tolist()
+    open_until = None
+    for position, label in enumerate(labels):
+        if position == 0 or symbols[position] != symbols[position - 1]:
+            open_until = None  # rows of one symbol are contiguous: a new symbol starts flat
+        if open_until is None or entries[position] >= open_until:
+            taken.append(label)
+            open_until = exits[position]
     return signals.loc[taken].sort_values(["entry_at", "symbol"], kind="stable")
 
 
 def _book(trades: pd.DataFrame, stake_fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stake at entry, equity after each exit: events in time order, exits before entries."""
     n = len(trades)
-    entries = trades["entry_at"].to_numpy(dtype="datetime64[ns]")
-    exits = trades["exit_at"].to_numpy(dtype="datetime64[ns]")
+    entries = trades["entry_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    exits = trades["exit_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     returns = trades["net_return"].to_numpy(dtype=float)
-    events = sorted([(exits[i], 0, i) for i in range(n)] + [(entries[i], 1, i) for i in range(n)])
-    stake = np.zeros(n)
-    equity_after = np.zeros(n)
+    times = np.concatenate([exits, entries])
+    kinds = np.concatenate([np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64)])
+    index = np.concatenate([np.arange(n), np.arange(n)])
+    order = np.lexsort((index, kinds, times))  # by time, then exits (0) before entries (1), then trade
+    stake = [0.0] * n
+    equity_after = [0.0] * n
+    returns_list = returns.tolist()
     equity = 1.0
-    for _time, kind, i in events:
+    for kind, i in zip(kinds[order].tolist(), index[order].tolist(), strict=True):
         if kind == 1:
             stake[i] = stake_fraction * equity
         else:
-            equity += stake[i] * returns[i]
+            equity += stake[i] * returns_list[i]
             equity_after[i] = equity
-    return stake, stake * returns, equity_after
+    stake_array = np.array(stake, dtype=float)
+    return stake_array, stake_array * returns, np.array(equity_after, dtype=float)
 
 
 def _utc_stamp(value) -> pd.Timestamp:
@@ -167,9 +177,40 @@ def simulate(
     stake_fraction = config.stake_fraction or 1.0 / max(frame["symbol"].nunique(), 1)
     signals = frame[frame["win_probability"] >= config.threshold]
     trades = _non_overlapping(_one_side_per_bucket(signals)).reset_index(drop=True)
-    stake, pnl, equity_after = _book(trades, stake_fraction)
-    trades = trades.assign(stake=stake, pnl=pnl, equity_after=equity_after)
+    first, last = _period(frame, start, end)
+    return _booked(trades, stake_fraction, first, last)
 
+
+def book_trades(
+    trades: pd.DataFrame,
+    *,
+    stake_fraction: float,
+    start: pd.Timestamp | str,
+    end: pd.Timestamp | str,
+) -> SimulationResult:
+    """Equity and daily returns of trades chosen elsewhere (rules 4 and 5 of the module doc).
+
+    The rows (``REQUIRED_COLUMNS`` but ``win_probability``) must already obey rules 2 and 3:
+    no two trades of one symbol open at once, else ``ValueError``. ``simulate`` of the same
+    rows at any threshold they all pass books them identically.
+
+    >>> trades = pd.DataFrame({"symbol": ["BTC", "ETH"], "side": ["long", "short"],
+    ...     "entry_at": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 10:05"], utc=True),
+    ...     "exit_at": pd.to_datetime(["2024-01-01 10:20", "2024-01-02 00:25"], utc=True),
+    ...     "net_return": [0.02, -0.01]})
+    >>> daily = book_trades(trades, stake_fraction=0.5, start="2024-01-01", end="2024-01-01").daily_returns
+    >>> [round(value, 6) for value in daily.tolist()]   # +0.5 * 2 % on day one, -0.5 * 1 % of 1.01 on day two
+    [0.01, -0.00495]
+    """
+    frame = _validated(trades.assign(win_probability=1.0)).sort_values(["entry_at", "symbol"], kind="stable")
+    if len(_non_overlapping(frame)) != len(frame):
+        raise ValueError("trades of one symbol overlap: choose them with the one-position rule first")
+    first, last = _period(frame, start, end)
+    return _booked(frame.reset_index(drop=True), stake_fraction, first, last)
+
+
+def _period(frame: pd.DataFrame, start, end) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The evaluation period's first and last instant; every row must enter within its days."""
     if (start is None or end is None) and frame.empty:
         raise ValueError("no rows and no start or end: the evaluation period is unknown")
     first = _utc_stamp(start) if start is not None else frame["entry_at"].min()
@@ -177,6 +218,12 @@ def simulate(
     entry_days = frame["entry_at"].dt.normalize()
     if (entry_days < first.normalize()).any() or (entry_days > last.normalize()).any():
         raise ValueError(f"rows enter outside the evaluation period {first.date()}..{last.date()}")
+    return first, last
+
+
+def _booked(trades: pd.DataFrame, stake_fraction: float, first: pd.Timestamp, last: pd.Timestamp) -> SimulationResult:
+    stake, pnl, equity_after = _book(trades, stake_fraction)
+    trades = trades.assign(stake=stake, pnl=pnl, equity_after=equity_after)
     if len(trades):
         last = max(last, trades["exit_at"].max())
     if last < first:

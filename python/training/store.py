@@ -46,8 +46,8 @@ def write_run(conn: psycopg.Connection, run: dict, summary: RunSummary, results:
             "insert into evaluation.model_runs (run_id, model_kind, features, feature_columns, data_start_date,"
             " data_end_date, train_start_date, params, code_version, artifact_dir, verdict, exit_code, criteria,"
             " alarms, diagnosis, n_trades, win_rate, sharpe, max_drawdown, long_share, probabilistic_sharpe,"
-            " deflated_sharpe, feature_importance) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-            " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " deflated_sharpe, pbo, spa_p_value, baseline_tests, feature_importance) values (%s, %s, %s, %s, %s,"
+            " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 run["run_id"], run["model_kind"], run["features"], run["feature_columns"], run["data_start"],
                 run["data_end"], run["train_start"], json.dumps(run["params"], default=str), run["code_version"],
@@ -57,6 +57,8 @@ def write_run(conn: psycopg.Connection, run: dict, summary: RunSummary, results:
                 json.dumps(summary.diagnosis.model_dump(mode="json")),
                 int(overall["n_trades"]), _pooled_win_rate(summary), overall["sharpe"], overall["max_drawdown"],
                 overall["long_share"], overall["probabilistic_sharpe"], overall["deflated_sharpe"],
+                overall["pbo"], overall["spa_p_value"],
+                json.dumps([_json_safe(test.model_dump(mode="json")) for test in summary.baseline_tests]),
                 json.dumps(run["feature_importance"]),
             ),
         )
@@ -73,8 +75,12 @@ def _criterion(criterion) -> dict:
     return values
 
 
+def _json_safe(values: dict) -> dict:
+    return {key: _clean(value) for key, value in values.items()}
+
+
 def _pooled_win_rate(summary: RunSummary):
-    return _clean(summary.gate.criteria[0].value)
+    return _clean(summary.gate.criterion("win_rate").value)
 
 
 def _fold_name(result: FoldResult) -> str:

@@ -1,16 +1,18 @@
 """From fold results to what a run reports: metrics per test month and per regime, the
-overall walk-forward figures, alarms, the data diagnosis and the readiness gate."""
+overall walk-forward figures (Deflated Sharpe, probability of backtest overfitting, the test
+against baselines), alarms, the data diagnosis and the readiness gate."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from sniper.training import metrics
-from sniper.training.evaluate import FoldResult, trade_metrics
+from sniper.training.baselines import BaselineTest, baseline_tests, combined_p_value
+from sniper.training.evaluate import EvaluationConfig, FoldResult, trade_metrics
 from sniper.training.gate import (
     Alarm,
     Diagnosis,
@@ -21,6 +23,7 @@ from sniper.training.gate import (
     regime_change_alarms,
     side_bias_alarm,
 )
+from sniper.training.overfitting import pbo_or_reason
 
 REGIMES = ("bull", "bear", "sideways")
 
@@ -33,6 +36,40 @@ class RunSummary:
     gate: GateResult
     alarms: list[Alarm]
     diagnosis: Diagnosis
+    baseline_tests: list[BaselineTest] = field(default_factory=list)
+
+
+@dataclass
+class WalkForwardDays:
+    """The walk-forward test days, fold after fold (a day two folds share appears once per fold),
+    under the model, under every threshold candidate and under every baseline. A series that
+    ends earlier than its fold's others (its last exit came sooner) returns 0 after its end."""
+
+    model: pd.Series
+    trials: pd.DataFrame  # one column per threshold candidate, ascending
+    baselines: pd.DataFrame  # one column per baseline
+
+
+def walk_forward_days(walk_forward: list[FoldResult]) -> WalkForwardDays:
+    """The model's, every threshold's and every baseline's daily returns on the same rows."""
+    models, trials, baselines = [], [], []
+    for result in walk_forward:
+        series = [result.daily_returns, *result.trial_daily_returns.values(), *result.baseline_daily_returns.values()]
+        days = series[0].index
+        for other in series[1:]:
+            days = days.union(other.index)
+        models.append(_aligned(result.daily_returns, days))
+        trials.append(pd.DataFrame({threshold: _aligned(daily, days)
+                                    for threshold, daily in sorted(result.trial_daily_returns.items())}, index=days))
+        baselines.append(pd.DataFrame({name: _aligned(daily, days)
+                                       for name, daily in result.baseline_daily_returns.items()}, index=days))
+    if not models:
+        return WalkForwardDays(pd.Series(dtype=float), pd.DataFrame(), pd.DataFrame())
+    return WalkForwardDays(pd.concat(models), pd.concat(trials).fillna(0.0), pd.concat(baselines).fillna(0.0))
+
+
+def _aligned(daily: pd.Series, days: pd.Index) -> pd.Series:
+    return daily.reindex(days, fill_value=0.0).astype(float)
 
 
 def _month_of(times: pd.Series) -> pd.Series:
@@ -53,7 +90,9 @@ def _dominant_regime(scored: pd.DataFrame) -> str | None:
     return str(counts.index[0]) if len(counts) else None
 
 
-def summarize(results: list[FoldResult], samples_by_regime: dict[str, int], n_threshold_candidates: int) -> RunSummary:
+def summarize(results: list[FoldResult], samples_by_regime: dict[str, int], n_threshold_candidates: int,
+              config: EvaluationConfig | None = None) -> RunSummary:
+    config = config or EvaluationConfig()
     walk_forward = [r for r in results if r.kind == "walk_forward"]
     unseen = [r for r in results if r.kind == "unseen_regime"]
     rows: list[dict] = []
@@ -84,9 +123,14 @@ def summarize(results: list[FoldResult], samples_by_regime: dict[str, int], n_th
                      pd.DataFrame({"net_return": [], "side": []}), wf_daily))
 
     overall = _overall(wf_trades, wf_daily, results, n_threshold_candidates)
+    days = walk_forward_days(walk_forward)
+    overall["pbo"], pbo_note = _pbo(days, config.pbo_blocks)
+    tests = baseline_tests(days.model, days.baselines, config.baselines) if len(days.model) else []
+    overall["spa_p_value"], spa_note = combined_p_value(tests)
     tested_unseen = any(len(r.trades) for r in unseen)
     gate = readiness_gate(months, sharpe=overall["sharpe"], max_drawdown=overall["max_drawdown"],
-                          tested_on_unseen_regime=tested_unseen)
+                          tested_on_unseen_regime=tested_unseen, pbo=overall["pbo"], pbo_note=pbo_note,
+                          spa_p_value=overall["spa_p_value"], spa_note=spa_note)
     alarms = regime_change_alarms(months)
     bias = side_bias_alarm(overall["long_share"]) if not math.isnan(overall["long_share"]) else None
     if bias is not None:
@@ -96,7 +140,21 @@ def summarize(results: list[FoldResult], samples_by_regime: dict[str, int], n_th
         long_share=overall["long_share"] if not math.isnan(overall["long_share"]) else 0.5,
         samples_by_regime={regime: int(samples_by_regime.get(regime, 0)) for regime in REGIMES},
     )
-    return RunSummary(pd.DataFrame(rows), months, overall, gate, alarms, diagnosis)
+    return RunSummary(pd.DataFrame(rows), months, overall, gate, alarms, diagnosis, tests)
+
+
+def _pbo(days: WalkForwardDays, n_blocks: int) -> tuple[float, str]:
+    """PBO over the threshold candidates' test days, and a note saying what it covered (or why not)."""
+    if days.trials.empty:
+        return math.nan, "not computed: no walk-forward test day"
+    value, reason = pbo_or_reason(days.trials.to_numpy(), n_blocks=n_blocks)
+    if reason:
+        return value, reason
+    rows, columns = days.trials.shape
+    used = rows // n_blocks * n_blocks
+    left_out = f", the oldest {rows - used} left out" if used < rows else ""
+    return value, (f"S={n_blocks}: {math.comb(n_blocks, n_blocks // 2):,} splits of {used} of {rows} test days"
+                   f"{left_out}, {columns} thresholds")
 
 
 def _overall(trades: pd.DataFrame, daily: pd.Series, results: list[FoldResult], n_candidates: int) -> dict:
