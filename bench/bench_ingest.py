@@ -6,6 +6,9 @@ messages), starts a fresh embedded PostgreSQL there, and runs the CLI as a child
 process. Peak RSS is the child's ru_maxrss from resource.getrusage(RUSAGE_CHILDREN),
 read in a small wrapper process that has no other children, so nothing else counts.
 The second run of the same command shows the cost of a no-op re-run (ledger hit).
+"CPU s" is the work itself, user + system seconds of the CLI (its rusage) and of the
+database server (the postmaster's own and its exited backends' times, before and after):
+on a shared machine the wall time follows the other jobs, the CPU seconds much less.
 
     .venv/bin/python bench/bench_ingest.py                          # 3M-row archive and 3M-line recording
     .venv/bin/python bench/bench_ingest.py --rows 1000000 --what archive --chunk-rows 100000
@@ -43,7 +46,8 @@ elapsed = time.perf_counter() - started
 if code.returncode != 0:
     sys.stderr.write(code.stderr)
     sys.exit(code.returncode)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, elapsed)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(usage.ru_maxrss, elapsed, usage.ru_utime + usage.ru_stime)
 """
 
 
@@ -94,13 +98,21 @@ def build_recording(root: Path, rows: int) -> Path:
     return path
 
 
-def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(peak RSS in MiB, wall seconds) of one CLI run."""
+def server_cpu_seconds(home: Path) -> float:
+    """User + system seconds the database server has used so far (exited backends included)."""
+    [pid_file] = (home / "state").rglob("postmaster.pid")
+    times = psutil.Process(int(pid_file.read_text().split()[0])).cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def measure(command: list[str], env: dict[str, str], home: Path) -> tuple[float, float, float]:
+    """(peak RSS in MiB, wall seconds, CPU seconds of the CLI and the server) of one CLI run."""
+    server_before = server_cpu_seconds(home)
     done = subprocess.run([sys.executable, "-c", WRAPPER, *command], env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command[1:4])} failed: {done.stderr.strip()}")
-    peak_kib, seconds = done.stdout.split()
-    return int(peak_kib) / 1024, float(seconds)
+    peak_kib, seconds, cli_cpu = done.stdout.split()
+    return int(peak_kib) / 1024, float(seconds), float(cli_cpu) + server_cpu_seconds(home) - server_before
 
 
 def count(env: dict[str, str], table: str) -> int:
@@ -124,7 +136,7 @@ def main() -> None:
         print(f"# bench_ingest: {args.rows:,} rows per file, --chunk-rows {args.chunk_rows:,}, embedded{version.strip() and ' ' + version.strip()},"
               f" {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM,"
               f" Python {platform.python_version()}, pandas {pd.__version__}")
-        print(f"{'input':<34} {'file MB':>8} {'rows':>11} {'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12}")
+        print(f"{'input':<34} {'file MB':>8} {'rows':>11} {'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12} {'CPU s':>7}")
         if "archive" in args.what:
             started = time.perf_counter()
             zip_path, csv_bytes = build_archive(home / "mirror", args.rows)
@@ -134,21 +146,21 @@ def main() -> None:
                        "--start", DAY.isoformat(), "--end", date.fromordinal(DAY.toordinal() + 1).isoformat(),
                        "--from-dir", str(home / "mirror"), "--chunk-rows", str(args.chunk_rows)]
             for label in ("binance archive (spot trades)", "  re-run (ledger hit)"):
-                peak, seconds = measure(command, env)
+                peak, seconds, cpu = measure(command, env, home)
                 rows = count(env, "raw.trades") if "re-run" not in label else 0
                 rate = f"{rows / seconds:>9,.0f}" if rows else f"{'-':>9}"
-                print(f"{label:<34} {zip_path.stat().st_size / 2**20:>8.0f} {rows:>11,} {seconds:>8.1f} {rate} {peak:>12.0f}",
-                      flush=True)
+                print(f"{label:<34} {zip_path.stat().st_size / 2**20:>8.0f} {rows:>11,} {seconds:>8.1f} {rate} {peak:>12.0f}"
+                      f" {cpu:>7.1f}", flush=True)
         if "recording" in args.what:
             started = time.perf_counter()
             recording = build_recording(home, args.rows)
             print(f"# built recording in {time.perf_counter() - started:.0f} s: {recording.stat().st_size / 2**20:.0f} MB gzip")
             before = count(env, "raw.trades")
             command = [str(SNIPER), "ingest", "recording", str(recording), "--chunk-rows", str(args.chunk_rows)]
-            peak, seconds = measure(command, env)
+            peak, seconds, cpu = measure(command, env, home)
             rows = count(env, "raw.trades") - before
             print(f"{'websocket recording (um trades)':<34} {recording.stat().st_size / 2**20:>8.0f} {rows:>11,} "
-                  f"{seconds:>8.1f} {rows / seconds:>9,.0f} {peak:>12.0f}", flush=True)
+                  f"{seconds:>8.1f} {rows / seconds:>9,.0f} {peak:>12.0f} {cpu:>7.1f}", flush=True)
     finally:
         subprocess.run([SNIPER, "db", "stop"], env=env, capture_output=True)
         shutil.rmtree(home, ignore_errors=True)

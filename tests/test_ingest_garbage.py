@@ -55,7 +55,9 @@ def conn(database):
         yield connection
 
 
-def load_archive(conn, root: Path, name: ArchiveName, lines: list[str], *, header: str | None = None, chunk_rows=50_000):
+def load_archive(
+    conn, root: Path, name: ArchiveName, lines: list[str], *, header: str | None = None, chunk_rows: int = 50_000
+):
     write_archive(root, name, csv_text(lines, header))
     request = BinanceRequest(
         market=name.market, kind=name.kind, symbol=name.symbol, start=name.day, end=name.day + timedelta(days=1),
@@ -209,8 +211,11 @@ def receive_ns(time_ms: int) -> int:
 def test_garbage_in_websocket_trade_and_book_ticker_messages_is_rejected(tmp_path, database):
     good_trades = [stream_line(receive_ns(NOON_MS + i), "btcusdt@trade",
                                spot_trade_message(i + 1, NOON_MS + i, "60000.01", "0.5")) for i in range(10)]
-    good_quotes = [stream_line(receive_ns(NOON_MS + i), "btcusdt@bookTicker",
-                               spot_book_ticker_message(1000 + i, "60000.00", "1.5", "60000.10", "2.0")) for i in range(10)]
+    good_quotes = [
+        stream_line(receive_ns(NOON_MS + i), "btcusdt@bookTicker",
+                    spot_book_ticker_message(1000 + i, "60000.00", "1.5", "60000.10", "2.0"))
+        for i in range(10)
+    ]
 
     def trade(**changes) -> str:
         return stream_line(receive_ns(NOON_MS), "btcusdt@trade",
@@ -223,9 +228,8 @@ def test_garbage_in_websocket_trade_and_book_ticker_messages_is_rejected(tmp_pat
     bad = {}
     for key, name, word in [("p", "price", "price"), ("q", "quantity", "quantity")]:
         for value in GARBAGE:
-            bad[trade(**{key: value})] = (
-                f"{word} {value} is not positive" if value == "-50" else f"{name} {key} '{value}' is not a finite number"
-            )
+            not_finite = f"{name} {key} '{value}' is not a finite number"
+            bad[trade(**{key: value})] = f"{word} {value} is not positive" if value == "-50" else not_finite
     bad[trade(p=float("inf"))] = "price p inf is not a finite number"  # the JSON literal Infinity
     bad[trade(p="1e200", q="1e200")] = "price x quantity (1e200 x 1e200) is not a finite number"
     bad[trade(t=2**63)] = "trade id t 9223372036854775808 is outside the 64-bit integer range"
@@ -237,7 +241,8 @@ def test_garbage_in_websocket_trade_and_book_ticker_messages_is_rejected(tmp_pat
                 reason = f"{name} {key} '{value}' is not a finite number"
             bad[quote(**{key: value})] = reason
     bad[quote(u=2**64)] = "update id u 18446744073709551616 is outside the 64-bit integer range"
-    path = write_gzip_lines(tmp_path / "spot_btcusdt_garbage.gz", good_trades[:5] + list(bad) + good_quotes + good_trades[5:])
+    lines = good_trades[:5] + list(bad) + good_quotes + good_trades[5:]
+    path = write_gzip_lines(tmp_path / "spot_btcusdt_garbage.gz", lines)
     with database.connect(autocommit=True) as conn:
         [outcome] = ingest_recordings(conn, FileRequest(files=[path]))
         assert (outcome.status, outcome.result.rows_loaded, outcome.result.rows_rejected) == ("loaded", 20, len(bad))
@@ -283,7 +288,8 @@ def test_a_candle_built_from_an_archive_with_infinite_prices_is_finite(tmp_path,
     bad = [f"900,inf,0.5,30000.0,{NOON_MS},False,True", f"901,1e400,0.5,30000.0,{NOON_MS + 1},False,True",
            f"902,60000.0,0.5,inf,{NOON_MS + 2},False,True", f"903,1e200,1e200,1e300,{NOON_MS + 3},False,True"]
     with database.connect(autocommit=True) as conn:
-        load_archive(conn, tmp_path, ArchiveName("spot", "trades", "BTCUSDT", DAY), [spot_trade_line(t) for t in good] + bad)
+        name = ArchiveName("spot", "trades", "BTCUSDT", DAY)
+        load_archive(conn, tmp_path, name, [spot_trade_line(t) for t in good] + bad)
     result = invoke_dbt(["run", "--select", "+candles_1d", "--target-path", str(tmp_path / "dbt")])
     assert result.success, result.exception
     with database.connect() as conn:

@@ -173,7 +173,8 @@ def _insert_checking_ids(conn: psycopg.Connection, table: str, natural: NaturalI
     against_stored: list[Conflict] = []
     judged: set[int] = set()
     if _ids_stored_in_range(conn, table, natural, frame, low, high):
-        against_stored, judged = _judge_by_stored_rows(conn, table, natural, staging, (low, high), [c.row for c in within])
+        watched = [conflict.row for conflict in within]
+        against_stored, judged = _judge_by_stored_rows(conn, table, natural, staging, (low, high), watched)
     conflicts = sorted(against_stored + [c for c in within if c.row not in judged], key=lambda c: c.row)
     if conflicts:
         conn.execute(

@@ -220,7 +220,9 @@ def parse_trades(batch: LineBatch, context: ArchiveContext) -> Batch:
     return _batch(context, rows, reasons, kept, rejects)
 
 
-def _batch(context: ArchiveContext, rows: pd.DataFrame, reasons: ReasonBuilder, kept: LineBatch, rejects: list) -> Batch:
+def _batch(
+    context: ArchiveContext, rows: pd.DataFrame, reasons: ReasonBuilder, kept: LineBatch, rejects: list
+) -> Batch:
     return Batch(
         tables={context.table: rows},
         rejects=rejects + reasons.rejects(kept),
@@ -274,7 +276,8 @@ def _check_kline_amounts(reasons: ReasonBuilder, values: dict[str, np.ndarray], 
     with np.errstate(over="ignore"):
         low, high = values["low"] * values["volume"], values["high"] * values["volume"]
     printed = printed_field(kept, KLINE_COLUMNS.index("quote_volume"))
-    reasons.add(outside_with_rounding(values["quote_volume"], low, high, printed), "quote_volume is outside low..high x volume")
+    outside = outside_with_rounding(values["quote_volume"], low, high, printed)
+    reasons.add(outside, "quote_volume is outside low..high x volume")
 
 
 def parse_klines(batch: LineBatch, context: ArchiveContext) -> Batch:

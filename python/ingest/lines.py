@@ -133,7 +133,7 @@ class Bound(Enum):
 
     @property
     def reason(self) -> str:
-        return {"positive": "is not positive", "non-negative": "is negative"}[self.value]
+        return {"positive": "is not positive", "non-negative": "is negative", "any": "is out of range"}[self.value]
 
 
 @dataclass(frozen=True)

@@ -196,14 +196,13 @@ class RecordingParser:
             raise _Rejected(f"price {data['p']} is not positive")
         if qty <= 0:
             raise _Rejected(f"quantity {data['q']} is not positive")
-        quote_qty = price * qty
-        if not math.isfinite(quote_qty):
+        if not math.isfinite(price * qty):
             raise _Rejected(f"price x quantity ({data['p']} x {data['q']}) is not a finite number")
         maker = data.get("m")
         if not isinstance(maker, bool):
             raise _Rejected("buyer-is-maker m is missing or not true/false")
         ts = _exchange_time_us(data, "T", receive_ns)
-        return (symbol, trade_id, ts, price, qty, round(quote_qty, QUOTE_DECIMALS), maker)
+        return (symbol, trade_id, ts, price, qty, maker)
 
     def _quote(self, receive_ns: int, stream_symbol: str, data: dict) -> tuple:
         symbol = self._symbol(stream_symbol, data)
@@ -251,10 +250,14 @@ class RecordingParser:
         return {"exchange": EXCHANGE, "market": self.market}
 
     def _trades_frame(self, trades: list[tuple]) -> pd.DataFrame:
-        columns = ["symbol", "trade_id", "ts", "price", "qty", "quote_qty", "is_buyer_maker"]
+        columns = ["symbol", "trade_id", "ts", "price", "qty", "is_buyer_maker"]
         frame = pd.DataFrame.from_records(trades, columns=columns)
         frame["ts"] = np.asarray(frame["ts"], dtype=np.int64).astype("datetime64[us]")
-        return frame.assign(**self._identity())[["exchange", "market", *columns]]
+        # rint(x * 1e8) / 1e8 is the double nearest to the 8-decimal value: what float() reads from an archive
+        price, qty = (frame[column].to_numpy(dtype=np.float64) for column in ("price", "qty"))
+        frame["quote_qty"] = np.round(price * qty, QUOTE_DECIMALS)
+        order = ["symbol", "trade_id", "ts", "price", "qty", "quote_qty", "is_buyer_maker"]
+        return frame.assign(**self._identity())[["exchange", "market", *order]]
 
     def _quotes_frame(self, quotes: list[tuple]) -> pd.DataFrame:
         columns = ["symbol", "update_id", "ts", "bid_price", "bid_qty", "ask_price", "ask_qty"]

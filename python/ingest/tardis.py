@@ -102,7 +102,8 @@ def parse_options(batch: LineBatch, day: date | None) -> Batch:
     open_interest = reasons.number(frame["open_interest"], "open_interest", Bound.NON_NEGATIVE)
     underlying_price = reasons.number(frame["underlying_price"], "underlying_price", Bound.POSITIVE)
     optional = {
-        column: reasons.number(frame[column], column, bound, optional=True) for column, bound in OPTIONAL_NUMBERS.items()
+        column: reasons.number(frame[column], column, bound, optional=True)
+        for column, bound in OPTIONAL_NUMBERS.items()
     }
 
     good = ~reasons.bad

@@ -4,8 +4,9 @@ A crash (even kill -9) before the commit leaves nothing of the file behind, and 
 ledger row is the proof that all of it is in: a re-run skips ledgered files and
 completes the others. Rows go through COPY one batch at a time, duplicates of rows
 already present are skipped and counted, and a row whose exchange id is already held by
-a different row is rejected with its line, like a row refused by the parser. Two loaders of the same file serialize on an
-advisory lock keyed by the file, so the second one finds the ledger row and stops.
+a different row is rejected with its line, like a row refused by the parser. Two loaders
+of the same file serialize on an advisory lock keyed by the file, so the second one
+finds the ledger row and stops.
 """
 
 from __future__ import annotations
