@@ -110,7 +110,8 @@ INCREMENTAL_TABLES = [
                                       "features_trade_flow_5m", "features_depth_5m", "features_gamma_5m",
                                       "features_icebergs_5m", "iceberg_events", "int_features__iceberg_intervals")),
 ]
-FIVE_MINUTE_TABLES = [table for table in INCREMENTAL_TABLES if table.endswith("5m") or "iceberg" in table]
+# The layers of the 5m timeframe: "_5m", not "5m", which candles_15m and features_15m end with too.
+FIVE_MINUTE_TABLES = [table for table in INCREMENTAL_TABLES if table.endswith("_5m") or "iceberg" in table]
 
 
 def _row_counts(database) -> dict[str, int]:

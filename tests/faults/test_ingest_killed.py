@@ -1,4 +1,4 @@
-"""kill -9 of a loader in the middle of a file leaves all or nothing of it; a re-run completes it."""
+"""Fault injection on a loader: kill -9 in the middle of an archive leaves all or nothing of it; a re-run completes it."""
 
 from __future__ import annotations
 
