@@ -26,7 +26,7 @@ from sniper.backfill.ledger import (
     record_failure_offline,
     start_attempt,
 )
-from sniper.backfill.planner import PlannedWindow, known_symbols, plan
+from sniper.backfill.planner import PlannedWindow, is_built, known_symbols, plan
 from sniper.dbt_vars import ProjectVars
 from sniper.errors import UserError
 from sniper.db.connection import connect
@@ -35,7 +35,8 @@ from sniper.settings import get_settings
 from sniper.warehouse import dbt_connection_env
 
 # Everything downstream of the candles is rebuilt for the window: candles, then the
-# features, regimes and coverage that read them. The ml tables (labels, the dataset)
+# features, regimes and coverage that read them (and materialization_days, the planner's
+# view of what is done). The ml tables (labels, the dataset)
 # are rebuilt by the training flow, once per training run, not once per window.
 WINDOWED_SELECTION = "candles+"
 NOT_PER_WINDOW = "path:models/ml"
@@ -106,16 +107,20 @@ def materialize_window(window: PlannedWindow, force_recompute: bool) -> WindowRe
     started = time.perf_counter()
     try:
         # Unit tests check the SQL, not the data: the test suite runs them, not every window.
+        # Eager: every data test touching a windowed model runs, also one that reads a
+        # staging view as well (the project's default, buildable, would skip it).
         result = dbt_invoke(["build", "--select", WINDOWED_SELECTION, "--exclude", NOT_PER_WINDOW,
-                             "--exclude-resource-type", "unit_test", *dbt_vars.dbt_args()])
+                             "--exclude-resource-type", "unit_test", "--indirect-selection", "eager",
+                             *dbt_vars.dbt_args()])
     except Exception as error:  # the ledger records every failure, then the flow fails
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         try:
             with connect(autocommit=True) as conn:
                 finish_attempt(conn, attempt, rows_written=None, seconds=time.perf_counter() - started, error=message)
-        except (UserError, psycopg.OperationalError):
-            # The database is gone (stopped, unreachable): the next run records it from here.
-            record_failure_offline(attempt, message)
+        except (UserError, psycopg.OperationalError) as lost:
+            # The database is gone (stopped, unreachable): the next run records it from here,
+            # with the cause first (dbt only says "Database Error").
+            record_failure_offline(attempt, f"{str(lost).strip().splitlines()[0]} (dbt: {message})")
         raise
     seconds = time.perf_counter() - started
     written = rows_written(result)
@@ -146,7 +151,7 @@ def backfill(
             chosen = symbols or known_symbols(conn)
             # Every window's build refreshes regimes and coverage; only a warehouse that has
             # never been built needs the empty window first.
-            built = conn.execute("select to_regclass('regimes.regime_coverage') is not null").fetchone()[0]
+            built = is_built(conn)
         if not built:
             prepare_warehouse()
         results: list[WindowResult] = []

@@ -59,12 +59,17 @@ class ProjectVars(BaseModel):
     force_recompute: bool = False
     # The raw.load_ledger rows that load trades, by data_kind, and the time each covers
     # for is_complete: `day` = every UTC day from its first to its last trade (a synthetic
-    # day, a daily archive), `span` = exactly its first to its last trade (a recording).
+    # day, a daily archive), `span` = exactly its first to its last event (a recording:
+    # trade times, and the receive times of its bookTicker quotes).
     trade_load_coverage: dict[LoadKind, Literal["day", "span"]] = {
         "ticks": "day",
         "trades": "day",
         "trade+bookTicker": "span",
     }
+    # Spans of loads that overlap, or meet within this many seconds, are one covered span
+    # (models/candles/trade_coverage.sql): two recordings that follow each other cover the
+    # buckets across their seam. A longer silence between two loads is a gap.
+    coverage_merge_gap_seconds: float = Field(default=1.0, ge=0, le=60)
     # Retention (`sniper retention apply`, docs/candles.md): how far behind each symbol's
     # newest 5m bucket each timeframe's layers (candles and features) keep rows; null keeps
     # everything. Only that command deletes; no build does.

@@ -5,6 +5,13 @@
   "additionalProperties": false,
   "description": "The dbt vars (``--vars``) of the sniper project, with their defaults.",
   "properties": {
+    "coverage_merge_gap_seconds": {
+      "default": 1.0,
+      "maximum": 60,
+      "minimum": 0,
+      "title": "Coverage Merge Gap Seconds",
+      "type": "number"
+    },
     "coverage_required_bear_months": {
       "default": 2,
       "maximum": 120,

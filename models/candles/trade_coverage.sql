@@ -1,51 +1,50 @@
--- One row per load of trades (a raw.load_ledger row): the time it covers, i.e. the span
--- in which the trades are all there and a bucket without a trade really had none.
-with ledger as (
-    select * from {{ ref('stg_raw__load_ledger') }}
-    where
-        market = '{{ sniper_var('market') }}'
-        and symbol is not null
-        and first_event_at is not null
-        and last_event_at is not null
+-- The time in which a symbol's trades are all there, so that a bucket without a trade
+-- really had none: every covering load's span (raw.load_ledger), then spans that overlap
+-- or meet (within coverage_merge_gap_seconds) merged into one, per market and symbol. Two
+-- recordings that follow each other cover the bucket across their seam.
+with load_spans as (
+    select * from {{ ref('int_coverage__load_spans') }}
 ),
 
-classified as (
+flagged as (
+    -- A span opens a new island when it starts after every earlier span of the symbol has
+    -- ended (plus the merge gap).
     select
-        load_id,
         symbol,
-        data_kind,
-        first_event_at,
-        last_event_at,
-        case data_kind
-            {%- for data_kind, covers in sniper_var('trade_load_coverage').items() %}
-                when '{{ data_kind }}' then '{{ covers }}'
-            {%- endfor %}
-        end as covers
-    from ledger
+        covered_from_at,
+        covered_until_at,
+        coalesce(
+            covered_from_at > max(covered_until_at) over (
+                partition by symbol
+                order by covered_from_at, covered_until_at
+                rows between unbounded preceding and 1 preceding
+            ) + interval '{{ sniper_var('coverage_merge_gap_seconds') }} seconds',
+            true
+        ) as opens_island
+    from load_spans
 ),
 
-spans as (
+islands as (
     select
-        load_id,
         symbol,
-        data_kind,
-        case
-            when covers = 'day' then date_trunc('day', first_event_at, 'UTC')
-            else first_event_at
-        end as covered_from_at,
-        case
-            -- A day's file ends before the next midnight; a synthetic day is ledgered up
-            -- to the next midnight exactly: either way the day is covered to midnight.
-            when covers = 'day'
-                then date_add(
-                    date_trunc('day', greatest(first_event_at, last_event_at - interval '1 microsecond'), 'UTC'),
-                    interval '1 day',
-                    'UTC'
-                )
-            else last_event_at
-        end as covered_until_at
-    from classified
-    where covers in ('day', 'span')
+        covered_from_at,
+        covered_until_at,
+        count(*) filter (where opens_island) over (
+            partition by symbol
+            order by covered_from_at, covered_until_at
+            rows unbounded preceding
+        ) as island_number
+    from flagged
+),
+
+merged as (
+    select
+        symbol,
+        min(covered_from_at) as covered_from_at,
+        max(covered_until_at) as covered_until_at,
+        count(*) as load_count
+    from islands
+    group by symbol, island_number
 )
 
-select * from spans
+select * from merged

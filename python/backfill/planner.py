@@ -7,9 +7,12 @@
    when the coverage requirement already counts enough of them.
 2. Then the most recent unmaterialized weeks (Monday-aligned), newest first.
 
-Only days whose ticks are loaded (raw.load_ledger) can be materialized. A month's regime
-comes from regimes.regime_coverage (candles where materialized, exchange klines before).
-Each planned window says why it was chosen.
+Which days can be materialized, and which are done, is dbt's to say, not the planner's:
+regimes.materialization_days lists every day a load of trades touched (a daily archive, a
+generated day, a recording), whether the backfill materialized it since its newest load,
+and whether a retention run expired it. A month's regime comes from
+regimes.regime_coverage (candles where materialized, exchange klines before). Each planned
+window says why it was chosen.
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ class SymbolState:
     """What the planner knows of one symbol."""
 
     symbol: str
-    tick_days: frozenset[date]  # days whose ticks are loaded
-    materialized_days: frozenset[date]  # days with a complete daily candle
+    tick_days: frozenset[date]  # days a load of trades touched, not expired (materialization_days)
+    materialized_days: frozenset[date]  # of those, days materialized since their newest load
     month_regimes: dict[date, tuple[str | None, str]]  # month start -> (regime, label source)
     missing: dict[str, int]  # regime (and "months") -> months still missing
     urgent_regime: str | None = None  # named by the latest training run's diagnosis
@@ -128,9 +131,11 @@ def plan_symbol(state: SymbolState, windows: int, window_days: int) -> list[Plan
 
 
 def load_state(conn: psycopg.Connection, symbol: str) -> SymbolState:
-    last_expired = _last_expired_day(conn, symbol)
-    tick_days = {day for day in _tick_days(conn, symbol) if last_expired is None or day > last_expired}
-    materialized = _materialized_days(conn, symbol)
+    days = _rows(
+        conn,
+        "select day_date, is_materialized from regimes.materialization_days where symbol = %s and not is_expired",
+        (symbol,),
+    )
     month_regimes = {
         month: (regime, source)
         for month, regime, source in _rows(
@@ -151,7 +156,19 @@ def load_state(conn: psycopg.Connection, symbol: str) -> SymbolState:
         bull, bear, sideways, months = _required(conn)
     missing = {"bull": bull, "bear": bear, "sideways": sideways, "months": months}
     return SymbolState(
-        symbol, frozenset(tick_days), frozenset(materialized), month_regimes, missing, _urgent_regime(conn)
+        symbol,
+        tick_days=frozenset(day for day, _ in days),
+        materialized_days=frozenset(day for day, materialized in days if materialized),
+        month_regimes=month_regimes,
+        missing=missing,
+        urgent_regime=_urgent_regime(conn),
+    )
+
+
+def is_built(conn: psycopg.Connection) -> bool:
+    """Whether dbt has built the warehouse's state (the planner has nothing to read before)."""
+    return _relation_exists(conn, "regimes.materialization_days") and _relation_exists(
+        conn, "regimes.regime_coverage"
     )
 
 
@@ -181,41 +198,6 @@ def known_symbols(conn: psycopg.Connection) -> list[str]:
     return [row[0] for row in conn.execute(
         "select distinct symbol from raw.load_ledger where symbol is not null and first_ts is not null order by 1"
     )]
-
-
-def _tick_days(conn: psycopg.Connection, symbol: str) -> set[date]:
-    """UTC days fully inside a loaded ledger span (a day-file, a generated day, a capture)."""
-    rows = conn.execute(
-        "select distinct d::date from raw.load_ledger,"
-        " generate_series((first_ts at time zone 'utc')::date, ((last_ts at time zone 'utc') - interval '1 microsecond')::date,"
-        " interval '1 day') as d where symbol = %s and first_ts is not null and last_ts > first_ts"
-        " and data_kind in ('ticks', 'trades')",
-        (symbol,),
-    )
-    return {row[0] for row in rows}
-
-
-def _last_expired_day(conn: psycopg.Connection, symbol: str) -> date | None:
-    """The last day whose daily candle a retention run deleted on purpose (`sniper retention
-    apply` deletes the buckets that end at or before its cutoff): it and every day before
-    it are not materialized again."""
-    rows = _rows(
-        conn,
-        "select (max(cutoff_at) at time zone 'utc')::date - 1 from ops.retention_runs"
-        " where model = 'candles_1d' and symbol = %s",
-        (symbol,),
-    )
-    return rows[0][0] if rows else None
-
-
-def _materialized_days(conn: psycopg.Connection, symbol: str) -> set[date]:
-    if not _relation_exists(conn, "candles.candles_1d"):
-        return set()
-    rows = conn.execute(
-        "select (bucket_start_at at time zone 'utc')::date from candles.candles_1d where symbol = %s and is_complete",
-        (symbol,),
-    )
-    return {row[0] for row in rows}
 
 
 def _rows(conn: psycopg.Connection, query: str, params) -> list[tuple]:

@@ -8,7 +8,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from sniper.backfill.planner import known_symbols, plan
+from sniper.backfill.planner import is_built, known_symbols, plan
 from sniper.db.connection import connect
 from sniper.db.migrate import migrate
 from sniper.prefect_env import quiet_prefect
@@ -47,6 +47,10 @@ def show_plan(args: argparse.Namespace) -> int:
     with connect() as conn:
         migrate(conn)
         conn.commit()
+        if not is_built(conn):
+            console.print("nothing planned yet: the warehouse has never been built; `sniper backfill run` builds it,"
+                          " then materializes the planned windows")
+            return 0
         windows = plan(conn, _symbols(args, conn), windows_per_symbol=max(1, args.weeks), window_days=args.window_days)
     if not windows:
         console.print("nothing to plan: every loaded day is materialized")

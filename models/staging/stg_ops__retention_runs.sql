@@ -1,0 +1,17 @@
+with source as (
+    select * from {{ source('ops', 'retention_runs') }}
+),
+
+renamed as (
+    select
+        run_id,
+        model,
+        timeframe,
+        symbol,
+        cutoff_at,
+        deleted_rows,
+        applied_at
+    from source
+)
+
+select * from renamed
