@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import psutil
@@ -49,8 +49,10 @@ EMPTY_WINDOW = ProjectVars(window_start=date(2009, 1, 5), window_days=1)
 
 @dataclass(frozen=True)
 class WindowResult:
+    """One materialized window, as `sniper backfill run` prints it."""
+
     symbol: str
-    window_start: str
+    window_start: date
     window_days: int
     reason: str
     status: str
@@ -128,7 +130,7 @@ def materialize_window(window: PlannedWindow, force_recompute: bool) -> WindowRe
         finish_attempt(conn, attempt, rows_written=written, seconds=seconds, error=None)
     logger.info("%s %s +%sd: %s rows in %.1f s (%s)", window.symbol, window.start, window.days, written, seconds,
                 window.reason)
-    return WindowResult(window.symbol, window.start.isoformat(), window.days, window.reason, "succeeded", written,
+    return WindowResult(window.symbol, window.start, window.days, window.reason, "succeeded", written,
                         seconds)
 
 
@@ -142,7 +144,7 @@ def backfill(
     sleep_seconds: float = 0.5,
     force_recompute: bool = False,
     window_start: date | None = None,
-) -> list[dict]:
+) -> list[WindowResult]:
     """Materialize up to `weeks` planned windows per symbol (or one explicit window)."""
     with backfill_lock():
         with connect(autocommit=True) as conn:
@@ -164,7 +166,7 @@ def backfill(
                 if results:
                     time.sleep(sleep_seconds)
                 results.append(materialize_window(window, force_recompute))
-        return [asdict(result) for result in results]
+        return results
 
 
 def next_window(symbol: str, days: int, window_start: date | None, force_recompute: bool) -> PlannedWindow | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from prefect import flow, get_run_logger, task
@@ -16,20 +17,35 @@ def build_dataset() -> None:
     dbt_invoke(["build", "--select", "ml"])
 
 
+@dataclass(frozen=True)
+class TrainResult:
+    """What one training run decided, as the CLI and the demo print it."""
+
+    run_id: str
+    verdict: str
+    exit_code: int
+    report: str  # the gate's criteria, one per line
+    alarms: list[str]
+    diagnosis: str
+    artifact_dir: str
+    train_start: date
+    data_end: date
+
+
 @task(name="train-and-evaluate")
-def train_and_evaluate(request: TrainRequest) -> dict:
+def train_and_evaluate(request: TrainRequest) -> TrainResult:
     outcome = run_training(request)
-    return {
-        "run_id": outcome.run_id,
-        "verdict": outcome.summary.gate.verdict,
-        "exit_code": outcome.summary.gate.exit_code,
-        "report": outcome.summary.gate.report(),
-        "alarms": [alarm.message for alarm in outcome.summary.alarms],
-        "diagnosis": outcome.summary.diagnosis.message,
-        "artifact_dir": str(outcome.artifact_dir),
-        "train_start": outcome.train_start.isoformat(),
-        "data_end": outcome.data_end.isoformat(),
-    }
+    return TrainResult(
+        run_id=str(outcome.run_id),
+        verdict=outcome.summary.gate.verdict,
+        exit_code=int(outcome.summary.gate.exit_code),
+        report=outcome.summary.gate.report(),
+        alarms=[alarm.message for alarm in outcome.summary.alarms],
+        diagnosis=outcome.summary.diagnosis.message,
+        artifact_dir=str(outcome.artifact_dir),
+        train_start=outcome.train_start,
+        data_end=outcome.data_end,
+    )
 
 
 @flow(name="train")
@@ -39,7 +55,7 @@ def train(
     features: list[str] | None = None,
     start: date | None = None,
     end: date | None = None,
-) -> dict:
+) -> TrainResult:
     """The roadmap's `train_sniper_entry_model.py`, as a flow with the same parameters."""
     request = TrainRequest(
         data_range=data_range, model=model, start=start, end=end,
@@ -47,5 +63,5 @@ def train(
     )
     build_dataset()
     result = train_and_evaluate(request)
-    get_run_logger().info("%s (run %s)", result["verdict"], result["run_id"])
+    get_run_logger().info("%s (run %s)", result.verdict, result.run_id)
     return result

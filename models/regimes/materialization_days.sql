@@ -30,11 +30,12 @@ load_days as (
         touched.day_date::date as day_date,
         max(load_spans.loaded_at) as last_loaded_at
     from load_spans
-    cross join lateral generate_series(
-        (load_spans.covered_from_at at time zone 'UTC')::date,
-        ((load_spans.covered_until_at - interval '1 microsecond') at time zone 'UTC')::date,
-        interval '1 day'
-    ) as touched (day_date)
+    cross join
+        generate_series(
+            (load_spans.covered_from_at at time zone 'UTC')::date,
+            ((load_spans.covered_until_at - interval '1 microsecond') at time zone 'UTC')::date,
+            interval '1 day'
+        ) as touched (day_date)
     where load_spans.covered_until_at > load_spans.covered_from_at
     group by load_spans.symbol, touched.day_date::date
 ),
@@ -45,7 +46,7 @@ backfilled_days as (
         backfill_runs.window_start_date + day_offset.day_number as day_date,
         max(backfill_runs.started_at) as last_backfilled_at
     from backfill_runs
-    cross join lateral generate_series(0, backfill_runs.window_days - 1) as day_offset (day_number)
+    cross join generate_series(0, backfill_runs.window_days - 1) as day_offset (day_number)
     group by backfill_runs.symbol, backfill_runs.window_start_date + day_offset.day_number
 ),
 

@@ -97,7 +97,7 @@ def run_once(args: argparse.Namespace) -> int:
         console.print("nothing to do: every loaded day is materialized")
     for result in results:
         console.print(
-            f"{result['symbol']} {result['window_start']} +{result['window_days']}d: "
-            f"{result['rows_written']:,} rows in {result['seconds']:.1f} s ({result['reason']})"
+            f"{result.symbol} {result.window_start} +{result.window_days}d: "
+            f"{result.rows_written:,} rows in {result.seconds:.1f} s ({result.reason})"
         )
     return 0

@@ -55,11 +55,12 @@ def run(_: argparse.Namespace) -> int:
     ]
     for number, (name, work) in enumerate(stages, start=1):
         _stage(number, len(stages), name, work)
-    console.print(outcome["report"])
-    for alarm in outcome["alarms"]:
+    trained = outcome["train"]
+    console.print(trained.report)
+    for alarm in trained.alarms:
         console.print(f"ALARM  {alarm}")
-    console.print(outcome["diagnosis"])
-    console.print(f"[bold]{outcome['verdict']}[/]  report: {outcome['report_path']}")
+    console.print(trained.diagnosis)
+    console.print(f"[bold]{trained.verdict}[/]  report: {outcome['report_path']}")
     return 0
 
 
@@ -95,12 +96,12 @@ def _backfill() -> str:
 def _train(outcome: dict) -> str:
     from sniper.flows.train import train
 
-    outcome.update(train())
-    return f"run {outcome['run_id']}: {outcome['verdict']}"
+    outcome["train"] = trained = train()
+    return f"run {trained.run_id}: {trained.verdict}"
 
 
 def _report(outcome: dict) -> str:
     from sniper.commands.report import write_report
 
-    outcome["report_path"] = str(write_report(outcome["run_id"]))
+    outcome["report_path"] = str(write_report(outcome["train"].run_id))
     return outcome["report_path"]

@@ -44,10 +44,10 @@ def run(args: argparse.Namespace) -> int:
         result = train(data_range=args.data_range, model=args.model, features=features, start=start, end=end)
     except ValidationError as error:
         raise UserError(f"invalid training request: {error.errors()[0]['msg']}") from None
-    console.print(f"run {result['run_id']}: trained {result['train_start']} .. {result['data_end']}")
-    console.print(result["report"])
-    for alarm in result["alarms"]:
+    console.print(f"run {result.run_id}: trained {result.train_start} .. {result.data_end}")
+    console.print(result.report)
+    for alarm in result.alarms:
         console.print(f"ALARM  {alarm}")
-    console.print(result["diagnosis"])
-    console.print(f"model: {result['artifact_dir']}")
-    return int(result["exit_code"])
+    console.print(result.diagnosis)
+    console.print(f"model: {result.artifact_dir}")
+    return result.exit_code
