@@ -1,6 +1,7 @@
 -- One row per symbol and 5-minute bucket: the triple-barrier outcome of entering long and
 -- short at the bucket's close. Barriers sit at multiples of recent volatility (the sample
--- stdev of the last `label_vol_lookback_buckets` 5m log returns, scaled to the horizon);
+-- stdev of the last `label_vol_lookback_buckets` 5m log returns, scaled to the horizon; no
+-- label before that many returns exist);
 -- the vertical barrier is `label_horizon_buckets` buckets later. Returns are net of
 -- `label_fee_per_side` paid on entry and on exit. A bucket touching both barriers counts
 -- as the stop (the conservative reading of a bar whose path inside is unknown).
@@ -54,7 +55,9 @@ barriers as (
         entry_price * exp(-{{ sniper_var('label_take_profit_vol') }} * horizon_vol) as lower_take_profit,
         entry_price * exp({{ sniper_var('label_stop_loss_vol') }} * horizon_vol) as upper_stop_loss
     from entries
-    where vol_observations >= {{ sniper_var('label_vol_lookback_buckets') }} - 1 and horizon_vol > 0
+    -- The whole look-back, or no label: a volatility from fewer returns would depend on where
+    -- the candles begin (the first candle has no return), not on the market.
+    where vol_observations = {{ sniper_var('label_vol_lookback_buckets') }} and horizon_vol > 0
 ),
 
 paths as (
