@@ -2,16 +2,16 @@
 
 Three days of synthetic candles are built by dbt; the test recomputes every label from
 the candles table with the rules written in the model's header (volatility of the last
-N complete buckets' log returns scaled to the horizon, barriers at multiples of it, the
-first barrier touched within N buckets, a tie counted as the stop, returns net of a fee
-per side, exit at the touching bucket's close) and compares row by row.
+N complete buckets' log returns scaled to the horizon, no label before N returns exist,
+barriers at multiples of it, the first barrier touched within N buckets, a tie counted as
+the stop, returns net of a fee per side, exit at the touching bucket's close) and
+compares row by row.
 """
 
 from __future__ import annotations
 
 import math
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -52,8 +52,8 @@ def _expected(candles: pd.DataFrame) -> pd.DataFrame:
         frame = frame.set_index("bucket_start_at").sort_index()
         log_return = np.log(frame["close"] / frame["close"].shift(1))
         complete = frame[frame["is_complete"]].assign(log_return=log_return[frame["is_complete"]])
-        # Rolling over the last LOOKBACK complete buckets, at least LOOKBACK - 1 returns.
-        vol = complete["log_return"].rolling(LOOKBACK, min_periods=LOOKBACK - 1).std(ddof=1) * math.sqrt(HORIZON)
+        # Rolling over the last LOOKBACK complete buckets, all LOOKBACK returns present.
+        vol = complete["log_return"].rolling(LOOKBACK, min_periods=LOOKBACK).std(ddof=1) * math.sqrt(HORIZON)
         for start, entry in complete["close"].items():
             horizon_vol = vol[start]
             if not horizon_vol > 0:

@@ -167,7 +167,8 @@ running as (
 quote_steps as (
     -- Per quote: what executed at the previous quote's best levels since that quote, and
     -- the episode of those levels (a quote whose best price differs from the previous
-    -- quote's starts a new one).
+    -- quote's starts a new one). The first quote read starts an episode too, which may
+    -- have begun before it (before the look-back).
     select
         symbol,
         event_at as quoted_at,
@@ -177,7 +178,8 @@ quote_steps as (
         bid_touched_lots - lag(bid_touched_lots) over by_quote as bid_executed_lots,
         ask_touched_lots - lag(ask_touched_lots) over by_quote as ask_executed_lots,
         max(bid_level_start_at) over by_quote as bid_episode_started_at,
-        max(ask_level_start_at) over by_quote as ask_episode_started_at
+        max(ask_level_start_at) over by_quote as ask_episode_started_at,
+        coalesce(first_value(event_at) over by_quote, event_at) as first_quote_read_at
     from running
     where event_kind = 1
     window by_quote as (
@@ -198,6 +200,7 @@ intervals as (
         sides.side,
         executions.quoted_at,
         executions.update_id,
+        executions.first_quote_read_at,
         sides.episode_started_at,
         sides.price,
         sides.displayed_before,
@@ -272,8 +275,10 @@ confirmed as (
 icebergs as (
     select
         *,
-        bool_or(is_confirmed) over (partition by symbol, side, episode_started_at) as is_iceberg
+        bool_or(is_confirmed) over level as is_iceberg,
+        max(quoted_at) over level as level_last_quoted_at
     from confirmed
+    window level as (partition by symbol, side, episode_started_at)
 ),
 
 hidden_increments as (
@@ -317,8 +322,18 @@ final as (
     inner join window_bounds
         on
             hidden_increments.symbol = window_bounds.symbol
-            and hidden_increments.quoted_at >= window_bounds.window_start_at
             and hidden_increments.quoted_at < window_bounds.window_end_at
+            and (
+                hidden_increments.quoted_at >= window_bounds.window_start_at
+                -- A level that executes in the window and began in the look-back, after the
+                -- first quote read (so all of it was read): its intervals before the window
+                -- too. The previous window wrote them only if the level was confirmed by its
+                -- end; an iceberg confirmed after a window boundary is then one whole event.
+                or (
+                    hidden_increments.level_last_quoted_at >= window_bounds.window_start_at
+                    and hidden_increments.episode_started_at > hidden_increments.first_quote_read_at
+                )
+            )
 )
 
 select * from final
