@@ -35,11 +35,12 @@ from sniper.settings import get_settings
 from sniper.warehouse import dbt_connection_env
 
 # Everything downstream of the candles is rebuilt for the window: candles, then the
-# features, regimes and coverage that read them (and materialization_days, the planner's
-# view of what is done). The ml tables (labels, the dataset)
+# features, regimes and coverage that read them. The ml tables (labels, the dataset)
 # are rebuilt by the training flow, once per training run, not once per window.
 WINDOWED_SELECTION = "candles+"
 NOT_PER_WINDOW = "path:models/ml"
+# The view the planner reads (which days are due): built once, it follows the ledgers live.
+PLANNER_STATE = "materialization_days"
 # A window holding no tick (2009-01-05, a Monday, two days after the first bitcoin block):
 # building it creates any missing table and refreshes regimes and coverage from the
 # exchange's klines, materializing nothing, so the planner knows every month's regime
@@ -92,7 +93,7 @@ def rows_written(result) -> int:
 @task(name="prepare-warehouse")
 def prepare_warehouse() -> None:
     """Staging views, every windowed table, and regimes and coverage refreshed from klines."""
-    dbt_invoke(["run", "--select", "staging", WINDOWED_SELECTION, "--exclude", NOT_PER_WINDOW,
+    dbt_invoke(["run", "--select", "staging", WINDOWED_SELECTION, PLANNER_STATE, "--exclude", NOT_PER_WINDOW,
                 *EMPTY_WINDOW.dbt_args()])
 
 

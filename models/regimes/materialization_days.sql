@@ -20,10 +20,6 @@ retention_runs as (
     where model = 'candles_1d'
 ),
 
-daily_candles as (
-    select * from {{ ref('candles_1d') }}
-),
-
 load_days as (
     select
         load_spans.symbol,
@@ -50,14 +46,6 @@ backfilled_days as (
     group by backfill_runs.symbol, backfill_runs.window_start_date + day_offset.day_number
 ),
 
-complete_days as (
-    select
-        symbol,
-        (bucket_start_at at time zone 'UTC')::date as day_date
-    from daily_candles
-    where is_complete
-),
-
 expired_until as (
     -- A retention run deletes the buckets ending at or before its cutoff: every day before
     -- the cutoff's day is gone on purpose and is not materialized again.
@@ -74,20 +62,15 @@ days as (
         load_days.day_date,
         load_days.last_loaded_at,
         backfilled_days.last_backfilled_at,
-        (
-            complete_days.symbol is not null
-            or coalesce(backfilled_days.last_backfilled_at > load_days.last_loaded_at, false)
-        ) as is_materialized,
+        -- Only a whole window counts: a run killed after its candles but before its
+        -- features or regimes leaves complete candles and an unfinished day.
+        coalesce(backfilled_days.last_backfilled_at > load_days.last_loaded_at, false) as is_materialized,
         coalesce(load_days.day_date < expired_until.first_kept_date, false) as is_expired
     from load_days
     left join backfilled_days
         on
             load_days.symbol = backfilled_days.symbol
             and load_days.day_date = backfilled_days.day_date
-    left join complete_days
-        on
-            load_days.symbol = complete_days.symbol
-            and load_days.day_date = complete_days.day_date
     left join expired_until
         on load_days.symbol = expired_until.symbol
 )
