@@ -1,6 +1,6 @@
 -- The time in which a symbol's trades are all there, so that a bucket without a trade
 -- really had none: every covering load's span (raw.load_ledger), then spans that overlap
--- or meet (within coverage_merge_gap_seconds) merged into one, per market and symbol. Two
+-- or meet (within coverage_merge_gap_seconds) merged into one, per symbol of the warehouse's market. Two
 -- recordings that follow each other cover the bucket across their seam.
 with load_spans as (
     select * from {{ ref('int_coverage__load_spans') }}
