@@ -319,11 +319,6 @@ SKIPPED = {
     "unclosed IPv6 bracket": set(COMMANDS) - {"db url", "db status"},
     "reachable": {"train", "backfill run", "db start", "report"},
 }
-# Prefect logs the failed task's traceback before the CLI's one line: being fixed on the
-# Prefect side (python/cli.py, flows/), not here.
-PREFECT_TRACEBACKS = {"train"}
-
-
 def _project_copy(into: Path) -> Path:
     """The dbt project, models of the staging layer only (parsing stays quick), in its own
     directory: dbt's logs/ and target/ and the reports land there, to be searched."""
@@ -425,11 +420,7 @@ def test_no_command_prints_or_writes_the_password(secret_runs, kind):
 @pytest.mark.parametrize(
     ("kind", "command"),
     [
-        pytest.param(
-            kind, command,
-            marks=[pytest.mark.xfail(reason="Prefect logs the task traceback first (fixed in flows/cli)", strict=False)]
-            if command in PREFECT_TRACEBACKS else [],
-        )
+        (kind, command)
         for kind in ("percent sign", "unclosed IPv6 bracket", "unreachable")
         for command in COMMANDS
         if command not in SKIPPED.get(kind, ()) and not (kind == "unreachable" and command == "db url")

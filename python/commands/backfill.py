@@ -39,11 +39,13 @@ def register(nouns: argparse._SubParsersAction) -> None:
                               help="below this, windows shrink to 3 days")
 
 
-def _symbols(args: argparse.Namespace, conn) -> list[str]:
-    return parse_symbols(args.symbols) if args.symbols is not None else known_symbols(conn)
+def _requested_symbols(args: argparse.Namespace) -> list[str] | None:
+    """The --symbols list, refused before anything is connected or written; None: every symbol."""
+    return parse_symbols(args.symbols) if args.symbols is not None else None
 
 
 def show_plan(args: argparse.Namespace) -> int:
+    requested = _requested_symbols(args)
     with connect() as conn:
         migrate(conn)
         conn.commit()
@@ -51,7 +53,8 @@ def show_plan(args: argparse.Namespace) -> int:
             console.print("nothing planned yet: the warehouse has never been built; `sniper backfill run` builds it,"
                           " then materializes the planned windows")
             return 0
-        windows = plan(conn, _symbols(args, conn), windows_per_symbol=max(1, args.weeks), window_days=args.window_days)
+        symbols = requested if requested is not None else known_symbols(conn)
+        windows = plan(conn, symbols, windows_per_symbol=max(1, args.weeks), window_days=args.window_days)
     if not windows:
         console.print("nothing to plan: every loaded day is materialized")
         return 0
@@ -68,10 +71,11 @@ def run_once(args: argparse.Namespace) -> int:
 
         raise UserError("--weeks must be at least 1")
     window_start = parse_date(args.window_start, name="--window-start") if args.window_start is not None else None
+    requested = _requested_symbols(args)
     with connect() as conn:
         migrate(conn)
         conn.commit()
-        symbols = _symbols(args, conn)
+        symbols = requested if requested is not None else known_symbols(conn)
     from sniper.backfill.ledger import BackfillAlreadyRunning, backfill_lock
 
     try:
