@@ -1,8 +1,9 @@
 """Benchmark the pipeline's honesty: markets with no signal and markets with the planted one.
 
 Each run gets a fresh database on a throwaway embedded PostgreSQL (a temp dir, removed at
-the end): a synthetic market of --months months (default 8, the demo's: bull, bear, sideways
-twice, then bull, bear), the backfill's dbt models over it in consecutive windows (dbt
+the end): the demo's synthetic market (python/commands/demo.py: 2 symbols, 8 months of
+bull, bear, sideways twice, then bull, bear; 2,000 trades a day) with the run's seed and
+signal strength, the backfill's dbt models over it in consecutive windows (dbt
 takes at most 92 days), the ml models (labels, dataset), then the evaluation the trainer
 runs with its defaults (walk-forward 4 months train / 2 months test, stepping 2, so 8
 months give 4 test months and the gate sees its last 3; leave-one-regime-out; default
@@ -18,6 +19,8 @@ the planted one, at the default --signal-strength (SynthConfig's, the demo's), R
 figures a trader would believe (docs/evaluation.md: "Calibrating the demo").
 
     .venv/bin/python bench/bench_honesty.py                        # 5 + 5 seeds, ~1 h
+    .venv/bin/python bench/bench_honesty.py --planted-seeds &        # two processes side by side:
+    .venv/bin/python bench/bench_honesty.py --no-signal-seeds          # own cluster, dbt target and logs
     .venv/bin/python bench/bench_honesty.py --no-signal-seeds --planted-seeds 1 2 --signal-strength 0.2
 """
 
@@ -37,6 +40,7 @@ import pandas as pd
 import psutil
 import psycopg
 
+from sniper.commands.demo import DEMO_MARKET
 from sniper.db.embedded import EmbeddedCluster
 from sniper.db.scratch import create_scratch_database, drop_scratch_database
 from sniper.settings import get_settings
@@ -49,7 +53,7 @@ from sniper.training.models import XGBoostParams
 from sniper.training.summary import summarize
 from sniper.warehouse import invoke_dbt
 
-START = date(2024, 6, 1)
+START = DEMO_MARKET.start
 FEATURES = ["ofi", "obi", "whale_cvd", "gamma_exposure"]
 # The trainer's evaluation (walk-forward 4 / 2), on one XGBoost thread: on this 2-core host
 # two threads run about 6x slower as soon as anything else is busy (same trees either way).
@@ -108,6 +112,9 @@ def run(cluster: EmbeddedCluster, config: SynthConfig) -> dict:
         "dsr": summary.overall["deflated_sharpe"],
         "pbo": summary.overall["pbo"], "spa": summary.overall["spa_p_value"],
         "verdict": summary.gate.verdict, "seconds": time.perf_counter() - started,
+        "months": " ".join(f"{m.month[2:]}:{m.regime[:4] if m.regime else '-'}:"
+                           f"{m.win_rate:.2f}/{m.n_trades}" if m.n_trades else f"{m.month[2:]}:-/0"
+                           for m in summary.months),
     }
 
 
@@ -117,23 +124,26 @@ def _figure(value: float | None, width: int, digits: int) -> str:
 
 
 def main() -> None:
-    defaults = SynthConfig(symbols=["X"], start=START)
+    defaults = DEMO_MARKET
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-signal-seeds", nargs="*", type=int, default=[1, 2, 3, 4, 5])
     parser.add_argument("--planted-seeds", nargs="*", type=int, default=[1, 2, 3, 4, 5])
     parser.add_argument("--signal-strength", type=float, default=defaults.signal_strength,
                         help="of the planted markets (default: SynthConfig's, the demo's)")
-    parser.add_argument("--months", type=int, default=8)
-    parser.add_argument("--trades-per-day", type=int, default=2_000)
-    parser.add_argument("--symbol", default="BTCUSDT")
+    parser.add_argument("--months", type=int, default=defaults.months)
+    parser.add_argument("--trades-per-day", type=int, default=defaults.trades_per_day)
+    parser.add_argument("--symbols", default=",".join(defaults.symbols))
     args = parser.parse_args()
+    symbols = args.symbols.split(",")
 
     root = Path(tempfile.mkdtemp(prefix="sniper-bench-honesty-", dir="/tmp"))
-    os.environ["SNIPER_DATA_DIR"] = str(root)
+    # Everything of this process in its own directory: another bench may run beside it.
+    os.environ |= {"SNIPER_DATA_DIR": str(root), "DBT_TARGET_PATH": str(root / "target"),
+                   "DBT_LOG_PATH": str(root / "logs")}
     cluster = EmbeddedCluster(root / "pgdata")
     cluster.start()
     wf = EVALUATION.walk_forward
-    print(f"# bench_honesty: 1 symbol ({args.symbol}), {START} .. {_end(args.months)} ({args.months} months, "
+    print(f"# bench_honesty: {len(symbols)} symbols ({','.join(symbols)}), {START} .. {_end(args.months)} ({args.months} months, "
           f"regimes {','.join(defaults.regime_of_month(i) for i in range(args.months))}), {args.trades_per_day} "
           f"trades/day; walk-forward {wf.train_months} months train / {wf.test_months} test, step {wf.step} "
           f"+ leave-one-regime-out; features {','.join(FEATURES)}; xgboost defaults but 1 thread; "
@@ -142,19 +152,20 @@ def main() -> None:
           f"{psutil.cpu_count()} cores")
     print(f"{'market':>14} {'seed':>4} {'trades':>6} {'/day':>5} {'win rate':>8} {'chance':>6} {'band':>6} "
           f"{'within':>9} {'gate win':>8} {'Sharpe':>7} {'max DD':>6} {'DSR':>6} {'PBO':>6} {'SPA p':>6} "
-          f"{'verdict':>22} {'seconds':>7}")
+          f"{'verdict':>22} {'seconds':>7}  test months (yy-mm:regime:win rate/trades)")
     runs = [("no signal", seed, 0.0) for seed in args.no_signal_seeds] + \
         [(f"planted {args.signal_strength:g}", seed, args.signal_strength) for seed in args.planted_seeds]
     try:
         for label, seed, strength in runs:
-            config = SynthConfig(symbols=[args.symbol], start=START, months=args.months, seed=seed,
-                                 trades_per_day=args.trades_per_day, signal_strength=strength)
+            config = SynthConfig(**{**defaults.model_dump(), "symbols": symbols, "months": args.months,
+                                    "seed": seed, "trades_per_day": args.trades_per_day,
+                                    "signal_strength": strength})
             r = run(cluster, config)
             print(f"{label:>14} {seed:>4} {r['n']:>6} {r['per_day']:>5.1f} {_figure(r['win_rate'], 8, 3)} "
                   f"{_figure(r['chance'], 6, 3)} {_figure(r['band'], 6, 3)} {r['within']:>9} "
                   f"{_figure(r['gate_win_rate'], 8, 3)} {_figure(r['sharpe'], 7, 2)} {_figure(r['max_dd'], 6, 3)} "
                   f"{_figure(r['dsr'], 6, 3)} {_figure(r['pbo'], 6, 3)} {_figure(r['spa'], 6, 3)} "
-                  f"{r['verdict']:>22} {r['seconds']:>7.0f}",
+                  f"{r['verdict']:>22} {r['seconds']:>7.0f}  {r['months']}",
                   flush=True)
     finally:
         cluster.stop()

@@ -17,15 +17,21 @@ from sniper.synth.writer import days_of, delete_synthetic, generate
 from sniper.validation import check_in_range, parse_date, parse_symbols
 
 
+def _default(field: str):
+    """SynthConfig's default: the one place it is decided."""
+    return SynthConfig.model_fields[field].default
+
+
 def register(nouns: argparse._SubParsersAction) -> None:
     parser = nouns.add_parser("synth", help="generate a synthetic market with known regimes and signal")
     parser.add_argument("--symbols", default="BTCUSDT,ETHUSDT")
     parser.add_argument("--start", default="2024-06-01", help="first day, YYYY-MM-DD")
-    parser.add_argument("--months", type=int, default=6, help="calendar months to generate")
+    parser.add_argument("--months", type=int, default=_default("months"), help="calendar months to generate")
     parser.add_argument("--days", type=int, help="stop after this many days (benchmarks)")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--trades-per-day", type=int, default=5_000, help="per symbol")
-    parser.add_argument("--signal-strength", type=float, default=0.5, help="0 = no planted edge, 1 = strongest")
+    parser.add_argument("--seed", type=int, default=_default("seed"))
+    parser.add_argument("--trades-per-day", type=int, default=_default("trades_per_day"), help="per symbol")
+    parser.add_argument("--signal-strength", type=float, default=_default("signal_strength"),
+                        help="0 = no planted edge, 1 = strongest; the default is calibrated (docs/evaluation.md)")
     parser.add_argument("--regimes", help="comma-separated monthly schedule, e.g. bull,bear,sideways (cycles)")
     parser.add_argument("--replace", action="store_true", help="delete an existing synthetic market first")
     parser.set_defaults(handler=run)
