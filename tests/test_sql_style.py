@@ -17,7 +17,7 @@ def test_sqlfluff_lint_passes(database):
     sqlfluff = Path(sys.executable).with_name("sqlfluff")
     paths = [path for path in ("models", "macros", "tests/dbt") if (REPO / path).is_dir()]
     result = subprocess.run(
-        [str(sqlfluff), "lint", *paths, "--disable-progress-bar", "--nocolor"],
+        [str(sqlfluff), "lint", *paths, "--disable-progress-bar", "--nocolor", "--processes", "2"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
