@@ -1,10 +1,5 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['symbol', 'bucket_start_at'],
-        on_schema_change='fail',
-        indexes=[{'columns': ['symbol', 'bucket_start_at'], 'unique': true}],
         pre_hook="{{ candles_clear_window('1h', from_candles=ref('candles_5m')) }}",
         meta={'retention_timeframe': '1h'},
     )

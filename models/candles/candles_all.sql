@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 -- One row per symbol, timeframe and bucket: every candle table in one relation for analysts.
 -- One branch per timeframe of the timeframes() macro; columns listed, not *: UNION ALL
 -- matches columns by position.

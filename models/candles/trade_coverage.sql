@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 -- The time in which a symbol's trades are all there, so that a bucket without a trade
 -- really had none: every covering load's span (raw.load_ledger), then spans that overlap
 -- or meet (within coverage_merge_gap_seconds) merged into one, per symbol of the warehouse's market. Two

@@ -1,9 +1,6 @@
 {{
     config(
-        materialized='incremental',
         unique_key=['symbol', 'side', 'first_seen_at'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
         meta={'retention_timeframe': '5m'},
         indexes=[{'columns': ['symbol', 'bucket_start_at']}],
     )
