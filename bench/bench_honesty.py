@@ -39,6 +39,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import psycopg
+from pydantic import ValidationError
 
 from sniper.commands.demo import DEMO_MARKET
 from sniper.db.embedded import EmbeddedCluster
@@ -50,6 +51,7 @@ from sniper.training.dataset import load_dataset
 from sniper.training.evaluate import SIDES, EvaluationConfig, evaluate
 from sniper.training.features import feature_columns
 from sniper.training.models import XGBoostParams
+from sniper.training.simulation import ThresholdSearch
 from sniper.training.summary import summarize
 from sniper.warehouse import invoke_dbt
 
@@ -73,7 +75,7 @@ def windows(end: date) -> list[dict]:
              "window_days": min(MAX_WINDOW_DAYS, total - offset)} for offset in range(0, total, MAX_WINDOW_DAYS)]
 
 
-def run(cluster: EmbeddedCluster, config: SynthConfig) -> dict:
+def run(cluster: EmbeddedCluster, config: SynthConfig, evaluation: EvaluationConfig = EVALUATION) -> dict:
     end = _end(config.months)
     test_start = pd.Timestamp(_end(EVALUATION.walk_forward.train_months), tz="UTC")
     name, url = create_scratch_database(cluster, "honesty")
@@ -91,9 +93,9 @@ def run(cluster: EmbeddedCluster, config: SynthConfig) -> dict:
         columns = feature_columns(FEATURES)
         with psycopg.connect(url) as conn:
             data = load_dataset(conn, columns, start=None, end=end)
-        results = evaluate(data, columns, EVALUATION)
+        results = evaluate(data, columns, evaluation)
         summary = summarize(results, data["month_regime"].value_counts().to_dict(),
-                            len(EVALUATION.threshold_search.candidates), EVALUATION)
+                            len(evaluation.threshold_search.candidates), evaluation)
     finally:
         drop_scratch_database(cluster, name)
     trades = pd.concat([r.trades for r in results if r.kind == "walk_forward"], ignore_index=True)
@@ -133,7 +135,17 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=defaults.months)
     parser.add_argument("--trades-per-day", type=int, default=defaults.trades_per_day)
     parser.add_argument("--symbols", default=",".join(defaults.symbols))
+    parser.add_argument("--objective", choices=["expectancy", "total_return"],
+                        default=EVALUATION.threshold_search.objective,
+                        help="the threshold search's objective (default: the trainer's)")
+    parser.add_argument("--min-trades", type=int, default=EVALUATION.threshold_search.min_trades)
     args = parser.parse_args()
+    try:
+        search = ThresholdSearch(**{**EVALUATION.threshold_search.model_dump(), "objective": args.objective,
+                                    "min_trades": args.min_trades})
+    except ValidationError as error:
+        parser.error(f"--min-trades: {error.errors()[0]['msg']}")
+    evaluation = EVALUATION.model_copy(update={"threshold_search": search})
     symbols = args.symbols.split(",")
 
     root = Path(tempfile.mkdtemp(prefix="sniper-bench-honesty-", dir="/tmp"))
@@ -146,7 +158,7 @@ def main() -> None:
     print(f"# bench_honesty: {len(symbols)} symbols ({','.join(symbols)}), {START} .. {_end(args.months)} ({args.months} months, "
           f"regimes {','.join(defaults.regime_of_month(i) for i in range(args.months))}), {args.trades_per_day} "
           f"trades/day; walk-forward {wf.train_months} months train / {wf.test_months} test, step {wf.step} "
-          f"+ leave-one-regime-out; features {','.join(FEATURES)}; xgboost defaults but 1 thread; "
+          f"+ leave-one-regime-out; threshold by {search.objective} (at least {search.min_trades} signals); features {','.join(FEATURES)}; xgboost defaults but 1 thread; "
           f"band = chance +/- {NOISE_SIGMAS:g} * sqrt(p(1-p)/n); PBO S={EVALUATION.pbo_blocks}; SPA vs "
           f"{EVALUATION.baselines.draws} random draws per baseline, {EVALUATION.baselines.spa_reps} bootstrap reps; "
           f"{psutil.cpu_count()} cores")
@@ -160,7 +172,7 @@ def main() -> None:
             config = SynthConfig(**{**defaults.model_dump(), "symbols": symbols, "months": args.months,
                                     "seed": seed, "trades_per_day": args.trades_per_day,
                                     "signal_strength": strength})
-            r = run(cluster, config)
+            r = run(cluster, config, evaluation)
             print(f"{label:>14} {seed:>4} {r['n']:>6} {r['per_day']:>5.1f} {_figure(r['win_rate'], 8, 3)} "
                   f"{_figure(r['chance'], 6, 3)} {_figure(r['band'], 6, 3)} {r['within']:>9} "
                   f"{_figure(r['gate_win_rate'], 8, 3)} {_figure(r['sharpe'], 7, 2)} {_figure(r['max_dd'], 6, 3)} "
