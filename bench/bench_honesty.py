@@ -155,10 +155,11 @@ def main() -> None:
     cluster = EmbeddedCluster(root / "pgdata")
     cluster.start()
     wf = EVALUATION.walk_forward
-    print(f"# bench_honesty: {len(symbols)} symbols ({','.join(symbols)}), {START} .. {_end(args.months)} ({args.months} months, "
-          f"regimes {','.join(defaults.regime_of_month(i) for i in range(args.months))}), {args.trades_per_day} "
-          f"trades/day; walk-forward {wf.train_months} months train / {wf.test_months} test, step {wf.step} "
-          f"+ leave-one-regime-out; threshold by {search.objective} (at least {search.min_trades} signals); features {','.join(FEATURES)}; xgboost defaults but 1 thread; "
+    print(f"# bench_honesty: {len(symbols)} symbols ({','.join(symbols)}), {START} .. {_end(args.months)} "
+          f"({args.months} months, regimes {','.join(defaults.regime_of_month(i) for i in range(args.months))}), "
+          f"{args.trades_per_day} trades/day; walk-forward {wf.train_months} months train / {wf.test_months} test, "
+          f"step {wf.step} + leave-one-regime-out; threshold by {search.objective} (at least {search.min_trades} "
+          f"signals); features {','.join(FEATURES)}; xgboost defaults but 1 thread; "
           f"band = chance +/- {NOISE_SIGMAS:g} * sqrt(p(1-p)/n); PBO S={EVALUATION.pbo_blocks}; SPA vs "
           f"{EVALUATION.baselines.draws} random draws per baseline, {EVALUATION.baselines.spa_reps} bootstrap reps; "
           f"{psutil.cpu_count()} cores")
