@@ -319,6 +319,8 @@ SKIPPED = {
     "unclosed IPv6 bracket": set(COMMANDS) - {"db url", "db status"},
     "reachable": {"train", "backfill run", "db start", "report"},
 }
+
+
 def _project_copy(into: Path) -> Path:
     """The dbt project, models of the staging layer only (parsing stays quick), in its own
     directory: dbt's logs/ and target/ and the reports land there, to be searched."""

@@ -44,6 +44,10 @@ def _requested_symbols(args: argparse.Namespace) -> list[str] | None:
     return parse_symbols(args.symbols) if args.symbols is not None else None
 
 
+def _symbols(requested: list[str] | None, conn) -> list[str]:
+    return requested if requested is not None else known_symbols(conn)
+
+
 def show_plan(args: argparse.Namespace) -> int:
     requested = _requested_symbols(args)
     with connect() as conn:
@@ -53,7 +57,7 @@ def show_plan(args: argparse.Namespace) -> int:
             console.print("nothing planned yet: the warehouse has never been built; `sniper backfill run` builds it,"
                           " then materializes the planned windows")
             return 0
-        symbols = requested if requested is not None else known_symbols(conn)
+        symbols = _symbols(requested, conn)
         windows = plan(conn, symbols, windows_per_symbol=max(1, args.weeks), window_days=args.window_days)
     if not windows:
         console.print("nothing to plan: every loaded day is materialized")
@@ -75,7 +79,7 @@ def run_once(args: argparse.Namespace) -> int:
     with connect() as conn:
         migrate(conn)
         conn.commit()
-        symbols = requested if requested is not None else known_symbols(conn)
+        symbols = _symbols(requested, conn)
     from sniper.backfill.ledger import BackfillAlreadyRunning, backfill_lock
 
     try:

@@ -3,8 +3,8 @@
 Synthetic 8-month market for 2 symbols (bull, bear and sideways months, a planted
 order-flow signal of the calibrated default strength) -> the backfill flow until coverage
 is met -> training with walk-forward and leave-one-regime-out -> the verdict -> the HTML
-report. Every stage reuses what
-exists: a second run regenerates nothing, materializes nothing and only retrains.
+report. Every stage reuses what exists: a second run regenerates nothing, materializes
+nothing and only retrains.
 """
 
 from __future__ import annotations
