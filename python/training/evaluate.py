@@ -37,9 +37,10 @@ class EvaluationConfig(BaseModel):
     params: XGBoostParams = Field(default_factory=XGBoostParams)
     walk_forward: WalkForwardConfig = Field(default_factory=WalkForwardConfig)
     regime_split: RegimeSplitConfig = Field(default_factory=RegimeSplitConfig)
-    threshold_search: ThresholdSearch = Field(
-        default_factory=lambda: ThresholdSearch(objective="total_return", min_trades=50)
-    )
+    # Highest mean net return per signal, over thresholds keeping at least 50 signals
+    # (docs/evaluation.md, "Calibrating the demo": the summed return picked thresholds that
+    # traded thousands of barely-positive entries whose fees sank a sideways month).
+    threshold_search: ThresholdSearch = Field(default_factory=lambda: ThresholdSearch(min_trades=50))
     # The newest share of each training window picks the entry threshold, on predictions
     # of models fitted without it; the models are then refitted on the whole window.
     calibration_share: float = Field(default=0.25, gt=0, lt=1)
