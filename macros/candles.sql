@@ -15,17 +15,14 @@
 with
 
 window_bounds as (
-    -- Same arguments as candles_window_hint (the pre_hook that computed them first).
-    {{ window_bounds(trades, 'traded_at', timeframe, coverage=coverage) }}
+    {{ window_bounds(trades, timeframe) }}
 ),
 
-{%- for part in ('shared', 'per_symbol') %}
-{{ part }}_trades as (
-    -- The window's trades with their bucket: all symbols over one time range when they share
-    -- one window (the usual case), else each symbol over its own (macros/window.sql). Nested
-    -- on purpose: the planner does not flatten a CTE that has its own WITH, so it has no
-    -- statistics for bucket_start_at and expects few buckets (not one per distinct
-    -- timestamp); that is what makes it aggregate in parallel workers, each over its share.
+window_trades as (
+    -- The window's trades with their bucket. Nested on purpose: the planner does not
+    -- flatten a CTE that has its own WITH, so it has no statistics for bucket_start_at and
+    -- expects few buckets (not one per distinct timestamp); that is what makes it aggregate
+    -- in parallel workers, each over its share.
     with windowed_trades as (
         select
             window_trades.symbol,
@@ -34,15 +31,15 @@ window_bounds as (
             window_trades.qty,
             window_trades.quote_qty,
             window_trades.is_buyer_maker
-        from ({{ window_filter(trades, 'traded_at', 'window_bounds', exact=false, hinted=true, part=part) }})
-            as window_trades
+        from ({{ window_filter(trades, 'traded_at') }}) as window_trades
     )
 
     select * from windowed_trades
 ),
 
-{% endfor -%}
-{%- set trade_aggregates -%}
+window_trade_buckets as (
+    -- Sorts nothing: open, close and their trade ids are looked up afterwards, per bucket.
+    select
         symbol,
         bucket_start_at,
         max(price) as high,
@@ -51,32 +48,8 @@ window_bounds as (
         count(*) as trade_count,
         coalesce(sum(qty) filter (where not is_buyer_maker), 0) as taker_buy_volume,
         coalesce(sum(qty) filter (where is_buyer_maker), 0) as taker_sell_volume
-{%- endset %}
-trade_buckets as (
-    -- Sorts nothing: open, close and their trade ids are looked up afterwards, per bucket.
-    select
-        {{ trade_aggregates }}
-    from shared_trades
+    from window_trades
     group by symbol, bucket_start_at
-
-    union all
-
-    select
-        {{ trade_aggregates }}
-    from per_symbol_trades
-    group by symbol, bucket_start_at
-),
-
-window_trade_buckets as (
-    -- Each symbol's own window: the reads above are exact already when the hint is set or
-    -- window_start given; without either (dbt unit tests) they read everything.
-    select trade_buckets.*
-    from trade_buckets
-    inner join window_bounds
-        on
-            trade_buckets.symbol = window_bounds.symbol
-            and trade_buckets.bucket_start_at >= window_bounds.window_start_at
-            and trade_buckets.bucket_start_at < window_bounds.window_end_at
 ),
 
 coverage as (
@@ -242,7 +215,7 @@ where not exists (
 with
 
 window_bounds as (
-    {{ window_bounds(from_candles, 'bucket_start_at', timeframe, follow=true) }}
+    {{ window_bounds(from_candles, timeframe) }}
 ),
 
 children as (
@@ -323,12 +296,6 @@ where not exists (
 {%- endif %}
 {%- endmacro %}
 
-{#- The pre_hook of a model that reads ticks: its window, computed once before the model's
-    statement is planned (macros/window.sql, window_hint). -#}
-{% macro candles_window_hint(timeframe) -%}
-    {{ window_hint(ref('stg_raw__trades'), 'traded_at', timeframe, coverage=ref('trade_coverage')) }}
-{%- endmacro %}
-
 {#- A pre_hook: with force_recompute, delete the model's buckets in the run's window before
     the model writes them again, so that the window is replaced as a whole (a bucket the new
     computation no longer produces does not survive). Without force_recompute, or on a
@@ -337,11 +304,7 @@ where not exists (
     {%- if force_recompute_var() and is_incremental() -%}
         delete from {{ this }} as replaced
         using (
-            {%- if from_candles is none %}
-                {{ window_bounds(ref('stg_raw__trades'), 'traded_at', timeframe, coverage=ref('trade_coverage')) }}
-            {%- else %}
-                {{ window_bounds(from_candles, 'bucket_start_at', timeframe, follow=true) }}
-            {%- endif %}
+            {{ window_bounds(ref('stg_raw__trades') if from_candles is none else from_candles, timeframe) }}
         ) as window_bounds
         where
             replaced.symbol = window_bounds.symbol

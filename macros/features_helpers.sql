@@ -1,10 +1,9 @@
-{#- Small pieces the feature models share. The window itself is the candles' (macros/window.sql). -#}
+{#- Small pieces the feature models share. The window itself is the candles' (macros/window/). -#}
 
-{#- The feature models that read ticks follow the candles: a run covers the window the
-    candles' window macro gives for candles_5m (explicit window_start, or each symbol's
-    next window after the model's last materialized bucket). -#}
+{#- The feature models that read ticks follow the candles: a run covers the run's window
+    (macros/window/) for the symbols of candles_5m. -#}
 {% macro features_window_bounds() -%}
-    {{ window_bounds(ref('candles_5m'), 'bucket_start_at', '5m') }}
+    {{ window_bounds(ref('candles_5m'), '5m') }}
 {%- endmacro %}
 
 {#- The window's 5-minute candle buckets per symbol (needs a `window_bounds` CTE, see
@@ -19,11 +18,6 @@
             candles.symbol = window_bounds.symbol
             and candles.bucket_start_at >= window_bounds.window_start_at
             and candles.bucket_start_at < window_bounds.window_end_at
-{%- endmacro %}
-
-{#- Their pre_hook: the same bounds, computed before the statement is planned. -#}
-{% macro features_window_hint() -%}
-    {{ window_hint(ref('candles_5m'), 'bucket_start_at', '5m') }}
 {%- endmacro %}
 
 {#- force_recompute=false keeps a bucket already materialized exactly as it is (as the

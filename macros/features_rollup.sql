@@ -5,7 +5,7 @@
 {%- set minutes = {'15m': 15, '1h': 60}[timeframe] -%}
 {%- set last_known = "(array_agg({column} order by bucket_start_at desc) filter (where {column} is not null))[1]" -%}
 with window_bounds as (
-    {{ window_bounds(ref('features_5m'), 'bucket_start_at', timeframe, follow=true) }}
+    {{ window_bounds(ref('features_5m'), timeframe) }}
 ),
 
 features as (

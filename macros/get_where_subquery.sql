@@ -1,9 +1,9 @@
 {#- dbt's documented hook for templated test filters (config values in YAML cannot call
     project macros). A data test's `where` may hold the placeholder
     __run_window__(time_column) or __run_window__(time_column, timeframe); it becomes
-    window_test_filter(time_column, ...) (macros/window.sql): the run's window, so a test
-    on a large table reads only what the run wrote. With a timeframe, the window ends at
-    the tested relation's newest bucket. Any other `where` is used as dbt would. -#}
+    window_test_filter(time_column[, timeframe]) (macros/window/filter.sql): the run's
+    window, its start widened to a timeframe bucket, so a test on a large table reads only
+    what the run wrote. Any other `where` is used as dbt would. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- if not where -%}
@@ -13,8 +13,7 @@
     {%- set match = modules.re.search(pattern, where) -%}
     {%- if match -%}
         {%- set column, timeframe = match.group(1), match.group(2) -%}
-        {%- set window_filter_sql = window_test_filter(column, relation, timeframe) if timeframe
-            else window_test_filter(column) -%}
+        {%- set window_filter_sql = window_test_filter(column, timeframe or '5m') -%}
         {%- set where = where[:match.start()] ~ window_filter_sql ~ where[match.end():] -%}
     {%- endif -%}
     {%- set filtered -%}

@@ -50,8 +50,8 @@ class ProjectVars(BaseModel):
     # Which market of raw.* the warehouse builds; one exchange per market and symbol.
     market: Literal["spot", "um"] = "spot"
 
-    # The run's window (macros/window.sql, docs/candles.md): a start date (unset: each
-    # symbol's next window after what is materialized), its length in days, the symbols
+    # The run's window (macros/window/, docs/candles.md): a start date (unset: the newest
+    # window_days days of loaded data; the flows always set it), its length in days, the symbols
     # (unset: every symbol present), and whether materialized buckets in it are replaced.
     window_start: WindowStart | None = None
     window_days: int = Field(default=7, ge=1, le=92)

@@ -1,7 +1,7 @@
 """The candle models on a real database: windows, incremental runs, force_recompute.
 
 One small synthetic market for the module (~2,000 trades a day): BTCUSDT from Saturday
-2024-06-01 and ETHUSDT from Monday 2024-06-03, so their first windows differ. Two holes
+2024-06-01 and ETHUSDT from Monday 2024-06-03, both through 2024-06-24. Two holes
 make the bookkeeping visible: BTCUSDT has no trades 2024-06-05 10:00-10:30 (covered time:
 empty buckets) and ETHUSDT's 2024-06-12 is not in the load ledger (trades, but not
 covered: incomplete buckets). Expected candles come from tests/test_candles_reference.py
@@ -114,18 +114,18 @@ def changed_keys(before: pd.DataFrame, after: pd.DataFrame, rtol: float = 0.0) -
     return set(zip(merged.symbol[changed], merged.bucket_start_at[changed]))
 
 
-def test_next_windows_build_history_one_window_per_symbol_per_run(market):
+def test_adjacent_windows_build_history_like_one_computation(market):
     reset(market)
-    run_candles(market)
-    # An empty warehouse starts each symbol on the day of its first trade, one window long.
+    run_candles(market, window_start="2024-06-01")
+    # Every symbol covers the run's window; ETHUSDT has no trade before 2024-06-03.
     assert five_minute_span(market) == {
         "BTCUSDT": (ts("2024-06-01"), ts("2024-06-07 23:55")),
-        "ETHUSDT": (ts("2024-06-03"), ts("2024-06-09 23:55")),
+        "ETHUSDT": (ts("2024-06-03"), ts("2024-06-07 23:55")),
     }
-    run_candles(market)
+    run_candles(market, window_start="2024-06-08")
     assert five_minute_span(market) == {
         "BTCUSDT": (ts("2024-06-01"), ts("2024-06-14 23:55")),
-        "ETHUSDT": (ts("2024-06-03"), ts("2024-06-16 23:55")),
+        "ETHUSDT": (ts("2024-06-03"), ts("2024-06-14 23:55")),
     }
     # Two adjacent windows equal one computation over both, for every timeframe (the weeks
     # and the month that span both windows were rolled up again when the second arrived).
@@ -133,7 +133,7 @@ def test_next_windows_build_history_one_window_per_symbol_per_run(market):
         market,
         {
             "BTCUSDT": Span(ts("2024-06-01"), ts("2024-06-15")),
-            "ETHUSDT": Span(ts("2024-06-03"), ts("2024-06-17")),
+            "ETHUSDT": Span(ts("2024-06-03"), ts("2024-06-15")),
         },
     )
     # Empty (covered, no trade) is a row; uncovered time with trades is incomplete.
@@ -150,6 +150,27 @@ def test_next_windows_build_history_one_window_per_symbol_per_run(market):
     assert market.scalar(
         "select not is_complete from candles.candles_1w where symbol = 'ETHUSDT' and bucket_start_at = '2024-06-10'"
     )
+
+
+def test_without_window_start_a_run_covers_the_newest_days_and_keeps_what_exists(market):
+    """A plain `dbt run` (no window_start) covers the window_days UTC days up to the newest
+    covered instant of the run's symbols: both symbols are loaded through 2024-06-24."""
+    reset(market)
+    run_candles(market, window_start="2024-06-01", window_days=3)
+    run_candles(market)
+    days = market.rows(
+        "select symbol, (bucket_start_at at time zone 'UTC')::date as day, count(*) from candles.candles_5m"
+        " group by 1, 2 order by 1, 2"
+    )
+    newest = [date(2024, 6, day) for day in range(18, 25)]
+    assert [(symbol, day) for symbol, day, _ in days] == [
+        ("BTCUSDT", date(2024, 6, day)) for day in (1, 2, 3)
+    ] + [("BTCUSDT", day) for day in newest] + [("ETHUSDT", date(2024, 6, 3))] + [("ETHUSDT", day) for day in newest]
+    assert {count for _, _, count in days} == {288}
+    before = snapshot(market)
+    # The newest 3 days of BTCUSDT alone are materialized already: nothing changes.
+    run_candles(market, window_days=3, symbols="BTCUSDT")
+    assert all(changed_keys(before[tf], snapshot(market)[tf]) == set() for tf in TIMEFRAMES)
 
 
 def test_same_window_twice_changes_nothing(market):
@@ -208,17 +229,18 @@ def test_window_days_and_symbols_vars(market):
     assert five_minute_span(market) == {"ETHUSDT": (ts("2024-06-03"), ts("2024-06-05 23:55"))}
     assert market.scalar("select count(*) from candles.candles_5m") == 3 * 288
     assert_matches_reference(market, {"ETHUSDT": Span(ts("2024-06-03"), ts("2024-06-06"))})
-    # Next windows of 3 days: ETHUSDT goes on after its window, BTCUSDT starts on its first day.
-    run_candles(market, window_days=3)
+    # A later window for both, then an earlier one for BTCUSDT alone (the planner takes the
+    # newest weeks first): the weeks and the month spanning both are rolled up again.
+    run_candles(market, window_start="2024-06-06", window_days=3)
     assert five_minute_span(market) == {
-        "BTCUSDT": (ts("2024-06-01"), ts("2024-06-03 23:55")),
+        "BTCUSDT": (ts("2024-06-06"), ts("2024-06-08 23:55")),
         "ETHUSDT": (ts("2024-06-03"), ts("2024-06-08 23:55")),
     }
-    run_candles(market, window_days=3, symbols="BTCUSDT")
-    assert five_minute_span(market)["ETHUSDT"][1] == ts("2024-06-08 23:55")
+    run_candles(market, window_start="2024-06-01", window_days=5, symbols="BTCUSDT")
+    assert five_minute_span(market)["ETHUSDT"] == (ts("2024-06-03"), ts("2024-06-08 23:55"))
     assert_matches_reference(
         market,
-        {"BTCUSDT": Span(ts("2024-06-01"), ts("2024-06-07")), "ETHUSDT": Span(ts("2024-06-03"), ts("2024-06-09"))},
+        {"BTCUSDT": Span(ts("2024-06-01"), ts("2024-06-09")), "ETHUSDT": Span(ts("2024-06-03"), ts("2024-06-09"))},
     )
 
 

@@ -32,8 +32,9 @@ def test_candles_across_a_daylight_saving_change_in_the_session_time_zone(databa
     with database.connect(autocommit=True) as conn:
         generate(conn, SynthConfig(symbols=["ETHUSDT"], start=date(2024, 10, 21), months=2, days=14, trades_per_day=500))
     monkeypatch.setenv("PGTZ", "Europe/Berlin")
-    for _ in range(2):
-        result = invoke_dbt(["run", "--select", "+candles", "--target-path", str(tmp_path)])
+    for window_start in ("2024-10-21", "2024-10-28"):  # the first week holds the change (Sunday 27th)
+        result = invoke_dbt(["run", "--select", "+candles", "--target-path", str(tmp_path)],
+                            {"window_start": window_start})
         assert result.success, result.exception
     assert database.scalar("select count(*) from candles.candles_5m") == 14 * 288
     span = Span(pd.Timestamp("2024-10-21", tz="UTC"), pd.Timestamp("2024-11-04", tz="UTC"))

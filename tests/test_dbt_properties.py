@@ -43,8 +43,8 @@ def documented_macros() -> list[dict]:
 
 def test_the_macro_definitions_are_found():
     macros = defined_macros()
-    assert len(macros) > 50, sorted(macros)
-    assert macros["window_filter"] == ["relation", "time_column", "bounds", "exact", "hinted", "part"]
+    assert len(macros) >= 45, sorted(macros)
+    assert macros["window_filter"] == ["relation", "time_column"]
     assert macros["test_features_within"] == ["model", "column_name", "min_value", "max_value"]
     assert macros["project_vars_schema"] == []
 

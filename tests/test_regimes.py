@@ -89,9 +89,9 @@ def test_synthetic_schedule_is_recovered_and_sources_are_recorded(database):
         " join synth.regime_truth as t using (symbol, month_start_date) order by 1"
     )
     assert [(row[1], row[2]) for row in labels] == [("bull", "bull"), ("bear", "bear"), ("sideways", "sideways")]
-    # The build materialized the first window (a week of June): June mixes our candles and
-    # the exchange's klines; July and August have no candle yet and come from klines.
-    assert [row[3] for row in labels] == ["mixed", "klines", "klines"]
+    # The build (no window_start) materialized the newest window, the last week of August:
+    # August mixes our candles and the exchange's klines; June and July come from klines.
+    assert [row[3] for row in labels] == ["klines", "klines", "mixed"]
     candle_days = database.scalar(
         "select count(*) from regimes.int_regimes__daily_prices where label_source = 'candles'"
     )

@@ -1,6 +1,6 @@
 {{
     config(
-        pre_hook=["{{ candles_window_hint('5m') }}", "{{ candles_clear_window('5m') }}"],
+        pre_hook="{{ candles_clear_window('5m') }}",
         meta={'retention_timeframe': '5m'},
     )
 }}

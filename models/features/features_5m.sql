@@ -7,7 +7,7 @@
 with window_bounds as (
     -- Follows the candles: from the day of the last bucket materialized here to the end of
     -- what candles_5m holds (or the explicit window).
-    {{ window_bounds(ref('candles_5m'), 'bucket_start_at', '5m', follow=true) }}
+    {{ window_bounds(ref('candles_5m'), '5m') }}
 ),
 
 candles as (

@@ -1,7 +1,6 @@
 {{
     config(
         meta={'retention_timeframe': '5m'},
-        pre_hook="{{ features_window_hint() }}",
     )
 }}
 

@@ -5,7 +5,7 @@
 }}
 
 with window_bounds as (
-    {{ window_bounds(ref('int_features__iceberg_intervals'), 'quoted_at', '5m', follow=true) }}
+    {{ window_bounds(ref('int_features__iceberg_intervals'), '5m') }}
 ),
 
 confirmed as (

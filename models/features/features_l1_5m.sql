@@ -1,7 +1,6 @@
 {{
     config(
         meta={'retention_timeframe': '5m'},
-        pre_hook="{{ features_window_hint() }}",
     )
 }}
 
@@ -16,19 +15,13 @@ with window_bounds as (
 
 window_quotes as (
     -- The window's time range for all symbols (a symbol's own bounds are applied per bucket).
-    {{ window_filter(ref('stg_raw__l1_quotes'), 'quoted_at', exact=false) }}
+    {{ window_filter(ref('stg_raw__l1_quotes'), 'quoted_at') }}
 ),
 
 range_starts as (
     select
         symbol,
-        least(
-            window_start_at,
-            coalesce(
-                {{ window_hint_value('start_at') }}::timestamptz,
-                (select min(all_bounds.window_start_at) from window_bounds as all_bounds)
-            )
-        ) as range_start_at
+        window_start_at as range_start_at
     from window_bounds
 ),
 

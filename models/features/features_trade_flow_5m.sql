@@ -1,7 +1,6 @@
 {{
     config(
         meta={'retention_timeframe': '5m'},
-        pre_hook="{{ features_window_hint() }}",
     )
 }}
 
@@ -16,7 +15,7 @@ with window_bounds as (
 window_trades as (
     -- The window's time range for all symbols, in primary key order (a symbol's own bounds
     -- are applied per bucket, at the end).
-    {{ window_filter(ref('stg_raw__trades'), 'traded_at', exact=false) }}
+    {{ window_filter(ref('stg_raw__trades'), 'traded_at') }}
 ),
 
 range_starts as (
@@ -26,13 +25,7 @@ range_starts as (
             date_trunc('day', window_start_at, 'UTC'),
             window_start_at - {{ rolling_span }}
         ) as lookback_start_at,
-        least(
-            window_start_at,
-            coalesce(
-                {{ window_hint_value('start_at') }}::timestamptz,
-                (select min(all_bounds.window_start_at) from window_bounds as all_bounds)
-            )
-        ) as range_start_at
+        window_start_at as range_start_at
     from window_bounds
 ),
 

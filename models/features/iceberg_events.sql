@@ -9,7 +9,7 @@
 with window_bounds as (
     -- Follows the level intervals: from the day of the last event materialized to the end
     -- of what the intervals hold (or the explicit window).
-    {{ window_bounds(ref('int_features__iceberg_intervals'), 'quoted_at', '5m', follow=true) }}
+    {{ window_bounds(ref('int_features__iceberg_intervals'), '5m') }}
 ),
 
 intervals as (

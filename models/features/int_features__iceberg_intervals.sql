@@ -3,7 +3,6 @@
         unique_key=['symbol', 'side', 'quoted_at', 'update_id'],
         meta={'retention_timeframe': '5m'},
         indexes=[{'columns': ['symbol', 'bucket_start_at']}],
-        pre_hook="{{ features_window_hint() }}",
     )
 }}
 
@@ -22,18 +21,12 @@ range_starts as (
     select
         symbol,
         window_start_at - {{ lookback }} as lookback_start_at,
-        least(
-            window_start_at,
-            coalesce(
-                {{ window_hint_value('start_at') }}::timestamptz,
-                (select min(all_bounds.window_start_at) from window_bounds as all_bounds)
-            )
-        ) as range_start_at
+        window_start_at as range_start_at
     from window_bounds
 ),
 
 window_trades as (
-    {{ window_filter(ref('stg_raw__trades'), 'traded_at', exact=false) }}
+    {{ window_filter(ref('stg_raw__trades'), 'traded_at') }}
 ),
 
 earlier_trades as (
@@ -54,7 +47,7 @@ earlier_trades as (
 ),
 
 window_quotes as (
-    {{ window_filter(ref('stg_raw__l1_quotes'), 'quoted_at', exact=false) }}
+    {{ window_filter(ref('stg_raw__l1_quotes'), 'quoted_at') }}
 ),
 
 earlier_quotes as (

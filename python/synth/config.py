@@ -45,7 +45,7 @@ class SynthConfig(BaseModel):
     # Calibrated for the demo (bench/bench_honesty.py, docs/evaluation.md "Calibrating the
     # demo"): out-of-sample win rates near 60 % and Sharpe ratios of 3 to 7, where 0.5 gave
     # a Sharpe near 19 that no trader would believe.
-    signal_strength: float = Field(default=0.1, ge=0.0, le=1.0)
+    signal_strength: float = Field(default=0.125, ge=0.0, le=1.0)
     schedule: list[Regime] = Field(default_factory=lambda: list(DEFAULT_SCHEDULE))
     regimes: dict[str, RegimeParams] = Field(default_factory=lambda: dict(DEFAULT_REGIMES))
     # Minutes by which the informed taker flow leads the price it knows about.

@@ -5,7 +5,7 @@ with hours as (
     from {{ ref('candles_1h') }}
     where
         not is_empty
-        and {{ window_test_filter('bucket_start_at', ref('candles_1h'), '1h') }}
+        and {{ window_test_filter('bucket_start_at', '1h') }}
 ),
 
 window_span as (

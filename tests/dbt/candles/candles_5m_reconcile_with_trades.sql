@@ -8,7 +8,7 @@ with window_candle_days as (
         sum(volume) as volume,
         sum(trade_count) as trade_count
     from {{ ref('candles_5m') }}
-    where {{ window_test_filter("date_trunc('day', bucket_start_at, 'UTC')", ref('candles_5m'), '5m') }}
+    where {{ window_test_filter("date_trunc('day', bucket_start_at, 'UTC')", '1d') }}
     group by symbol, date_trunc('day', bucket_start_at, 'UTC')
 ),
 

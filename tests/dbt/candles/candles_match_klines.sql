@@ -14,7 +14,7 @@ with klines as (
         trade_count,
         taker_buy_volume
     from {{ ref('stg_raw__klines') }}
-    where {{ window_test_filter('open_at', ref('candles_5m'), '1mo') }}
+    where {{ window_test_filter('open_at', '1mo') }}
 ),
 
 candles as (

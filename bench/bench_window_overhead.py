@@ -1,0 +1,132 @@
+"""Fixed cost of one backfill window: dbt and Prefect around the SQL (issue 15, item 4).
+
+A throwaway embedded PostgreSQL (a temp dir, removed at the end) holds one symbol's
+synthetic week (--trades-per-day, default 2,000). After one preparing build (the tables
+exist), each window below is built --repeat times, as the backfill builds it (`dbt build
+--select candles+ --exclude path:models/ml`, unit tests excluded, eager indirect
+selection, force_recompute so that every repetition does its SQL again), two ways:
+
+- plain: dbt's own runner in this process (sniper.warehouse.invoke_dbt);
+- prefect-dbt: flows/backfill.py's dbt_invoke inside a Prefect flow (each dbt node a
+  Prefect task), the flow's start-up excluded (timed inside the flow).
+
+Per window and way it prints the median wall time and the sum of the nodes' execution
+times as dbt reports them (they overlap: dbt runs nodes on several threads). The empty
+window's wall time is the fixed cost the target (< 5 s per window) is about: no SQL there
+has rows to work on. Windows: an empty one (a day without ticks) and a one-day window.
+
+    .venv/bin/python bench/bench_window_overhead.py [--repeat 3] [--trades-per-day 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import psycopg
+
+from sniper.db.embedded import EmbeddedCluster
+from sniper.db.scratch import create_scratch_database
+from sniper.dbt_vars import ProjectVars
+from sniper.settings import get_settings
+from sniper.synth.config import SynthConfig
+from sniper.synth.writer import generate
+from sniper.warehouse import invoke_dbt
+
+START = date(2024, 6, 3)  # a Monday
+WINDOWS = {
+    "empty window (no ticks)": ProjectVars(window_start=date(2024, 5, 27), window_days=1, force_recompute=True),
+    "one-day window": ProjectVars(window_start=START, window_days=1, force_recompute=True),
+}
+
+
+def build_args(window: ProjectVars) -> list[str]:
+    from sniper.flows.backfill import NOT_PER_WINDOW, WINDOWED_SELECTION
+
+    return ["build", "--select", WINDOWED_SELECTION, "--exclude", NOT_PER_WINDOW, "--exclude-resource-type",
+            "unit_test", "--indirect-selection", "eager", "--quiet", *window.dbt_args()]
+
+
+def sql_seconds(result) -> float:
+    return sum(float(getattr(node, "execution_time", 0) or 0) for node in result.result or [])
+
+
+def plain(window: ProjectVars) -> tuple[float, float]:
+    started = time.perf_counter()
+    result = invoke_dbt(build_args(window))
+    wall = time.perf_counter() - started
+    if not result.success:
+        raise SystemExit(f"dbt build failed: {result.exception}")
+    return wall, sql_seconds(result)
+
+
+def through_prefect(windows: list[ProjectVars]) -> list[tuple[float, float]]:
+    from prefect import flow
+
+    from sniper.flows.backfill import dbt_invoke
+
+    @flow(name="bench-window-overhead")
+    def measure() -> list[tuple[float, float]]:
+        timings = []
+        for window in windows:
+            started = time.perf_counter()
+            result = dbt_invoke(build_args(window))
+            timings.append((time.perf_counter() - started, sql_seconds(result)))
+        return timings
+
+    return measure()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--trades-per-day", type=int, default=2_000)
+    args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+
+    root = Path(tempfile.mkdtemp(prefix="sniper-bench-window-", dir="/tmp"))
+    os.environ |= {"SNIPER_DATA_DIR": str(root), "DBT_TARGET_PATH": str(root / "target"),
+                   "DBT_LOG_PATH": str(root / "logs")}
+    cluster = EmbeddedCluster(root / "pgdata")
+    cluster.start()
+    try:
+        _, url = create_scratch_database(cluster, "window")
+        os.environ["SNIPER_DATABASE_URL"] = url
+        get_settings.cache_clear()
+        with psycopg.connect(url, autocommit=True) as conn:
+            generate(conn, SynthConfig(symbols=["BTCUSDT"], start=START, months=1, days=7,
+                                       trades_per_day=args.trades_per_day))
+        started = time.perf_counter()
+        first = invoke_dbt(["run", "--select", "staging", "candles+", "--quiet",
+                            *ProjectVars(window_start=START, window_days=7).dbt_args()])
+        if not first.success:
+            raise SystemExit(f"preparing build failed: {first.exception}")
+        print(f"# bench_window_overhead: 1 symbol, {args.trades_per_day:,} trades/day (and L1, depth, options) for"
+              f" 7 days from {START}; preparing build (tables created, first parse) {time.perf_counter() - started:.1f} s;"
+              f" {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; {args.repeat} repetitions, medians")
+        print(f"{'window':>26} {'runner':>11} {'wall s':>7} {'nodes s':>7}")
+        measured = {(label, "plain dbt"): [plain(window) for _ in range(args.repeat)] for label, window in WINDOWS.items()}
+        # One flow (one temporary Prefect server) for every prefect-dbt measurement.
+        timings = through_prefect([window for window in WINDOWS.values() for _ in range(args.repeat)])
+        for index, label in enumerate(WINDOWS):
+            measured[label, "prefect-dbt"] = timings[index * args.repeat:(index + 1) * args.repeat]
+        for (label, way), runs in sorted(measured.items()):
+            wall = statistics.median(t[0] for t in runs)
+            nodes = statistics.median(t[1] for t in runs)
+            print(f"{label:>26} {way:>11} {wall:>7.2f} {nodes:>7.2f}", flush=True)
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
