@@ -1,6 +1,6 @@
 """The nightly incremental backfill as a Prefect flow.
 
-For each symbol in turn (never in parallel): plan the next window (the planner re-reads
+For each instrument in turn (never in parallel): plan the next window (the planner re-reads
 coverage after every window, so a finished month reorders the priorities), materialize
 it with ``dbt build`` of the windowed models through prefect-dbt's runner, record the
 attempt in ops.backfill_runs, sleep, repeat. A PostgreSQL advisory lock makes a second
@@ -26,11 +26,12 @@ from sniper.backfill.ledger import (
     record_failure_offline,
     start_attempt,
 )
-from sniper.backfill.planner import PlannedWindow, is_built, known_symbols, plan
+from sniper.backfill.planner import PlannedWindow, is_built, known_instruments, load_state, plan
 from sniper.dbt_vars import ProjectVars
 from sniper.errors import UserError
 from sniper.db.connection import connect
 from sniper.db.statistics import analyze_raw
+from sniper.instruments import Instrument
 from sniper.settings import get_settings
 from sniper.warehouse import dbt_connection_env
 
@@ -52,7 +53,7 @@ EMPTY_WINDOW = ProjectVars(window_start=date(2009, 1, 5), window_days=1)
 class WindowResult:
     """One materialized window, as `sniper backfill run` prints it."""
 
-    symbol: str
+    instrument: str  # exchange:market:SYMBOL
     window_start: date
     window_days: int
     reason: str
@@ -101,10 +102,12 @@ def prepare_warehouse() -> None:
 def materialize_window(window: PlannedWindow, force_recompute: bool) -> WindowResult:
     logger = get_run_logger()
     dbt_vars = ProjectVars(
-        window_start=window.start, window_days=window.days, symbols=[window.symbol], force_recompute=force_recompute
+        window_start=window.start, window_days=window.days, instruments=[window.instrument.key],
+        force_recompute=force_recompute,
     )
     # Progress for people watching a terminal (the demo, `sniper backfill run`).
-    print(f"      backfill {window.symbol} {window.start} .. {window.end}: {window.reason}", file=sys.stderr, flush=True)
+    print(f"      backfill {window.instrument} {window.start} .. {window.end}: {window.reason}", file=sys.stderr,
+          flush=True)
     with connect(autocommit=True) as conn:
         attempt = start_attempt(conn, window, flow_run.get_id())
     started = time.perf_counter()
@@ -129,16 +132,16 @@ def materialize_window(window: PlannedWindow, force_recompute: bool) -> WindowRe
     written = rows_written(result)
     with connect(autocommit=True) as conn:
         finish_attempt(conn, attempt, rows_written=written, seconds=seconds, error=None)
-    logger.info("%s %s +%sd: %s rows in %.1f s (%s)", window.symbol, window.start, window.days, written, seconds,
+    logger.info("%s %s +%sd: %s rows in %.1f s (%s)", window.instrument, window.start, window.days, written, seconds,
                 window.reason)
-    return WindowResult(window.symbol, window.start, window.days, window.reason, "succeeded", written,
+    return WindowResult(window.instrument.key, window.start, window.days, window.reason, "succeeded", written,
                         seconds)
 
 
 @flow(name="backfill")
 def backfill(
     weeks: int = 1,
-    symbols: list[str] | None = None,
+    instruments: list[str] | None = None,
     window_days: int = 7,
     low_memory_window_days: int = 3,
     min_available_memory_mb: int = 1500,
@@ -146,22 +149,25 @@ def backfill(
     force_recompute: bool = False,
     window_start: date | None = None,
 ) -> list[WindowResult]:
-    """Materialize up to `weeks` planned windows per symbol (or one explicit window)."""
+    """Materialize up to `weeks` planned windows per instrument (or one explicit window).
+
+    `instruments` are exchange:market:SYMBOL keys; None: every instrument with loaded data.
+    """
     with backfill_lock():
         with connect(autocommit=True) as conn:
             mark_interrupted(conn)
             analyze_raw(conn)  # what was loaded since the last run, seen by the planner
-            chosen = symbols or known_symbols(conn)
+            chosen = [Instrument.parse(key) for key in instruments] if instruments else known_instruments(conn)
             # Every window's build refreshes regimes and coverage; only a warehouse that has
             # never been built needs the empty window first.
             built = is_built(conn)
         if not built:
             prepare_warehouse()
         results: list[WindowResult] = []
-        for symbol in chosen:
+        for instrument in chosen:
             for _ in range(weeks if window_start is None else 1):
                 days = window_days_for_memory(window_days, low_memory_window_days, min_available_memory_mb)
-                window = next_window(symbol, days, window_start, force_recompute)
+                window = next_window(instrument, days, window_start, force_recompute)
                 if window is None:
                     break
                 if results:
@@ -170,20 +176,20 @@ def backfill(
         return results
 
 
-def next_window(symbol: str, days: int, window_start: date | None, force_recompute: bool) -> PlannedWindow | None:
+def next_window(
+    instrument: Instrument, days: int, window_start: date | None, force_recompute: bool
+) -> PlannedWindow | None:
     with connect() as conn:
         if window_start is not None:
-            explicit = PlannedWindow(symbol, window_start, days, "requested explicitly")
+            explicit = PlannedWindow(instrument, window_start, days, "requested explicitly")
             if force_recompute or _has_unmaterialized_days(conn, explicit):
                 return explicit
             return None
-        planned = plan(conn, [symbol], windows_per_symbol=1, window_days=days)
+        planned = plan(conn, [instrument], windows_per_instrument=1, window_days=days)
     return planned[0] if planned else None
 
 
 def _has_unmaterialized_days(conn, window: PlannedWindow) -> bool:
-    from sniper.backfill.planner import load_state
-
-    state = load_state(conn, window.symbol)
+    state = load_state(conn, window.instrument)
     days = {window.start + timedelta(days=i) for i in range(window.days)}
     return bool((days & state.tick_days) - state.materialized_days)

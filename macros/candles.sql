@@ -5,7 +5,8 @@
     candles_rollup(timeframe, from_candles, from_timeframe)
                                     candles rolled up from a finer candle model.
 
-    Both produce the contract columns (docs/candles.md): symbol, bucket_start_at, open,
+    Both produce the contract columns (docs/candles.md): exchange, market, symbol,
+    bucket_start_at, open,
     high, low, close, volume, quote_volume, trade_count, taker_buy_volume,
     taker_sell_volume, vwap, first_trade_id, last_trade_id, is_complete, is_empty. -#}
 
@@ -15,7 +16,7 @@
 with
 
 window_bounds as (
-    {{ window_bounds(trades, timeframe) }}
+    {{ window_bounds(timeframe) }}
 ),
 
 window_trades as (
@@ -25,6 +26,8 @@ window_trades as (
     -- in parallel workers, each over its share.
     with windowed_trades as (
         select
+            window_trades.exchange,
+            window_trades.market,
             window_trades.symbol,
             {{ bucket_start(timeframe, 'window_trades.traded_at') }} as bucket_start_at,
             window_trades.price,
@@ -40,6 +43,8 @@ window_trades as (
 window_trade_buckets as (
     -- Sorts nothing: open, close and their trade ids are looked up afterwards, per bucket.
     select
+        exchange,
+        market,
         symbol,
         bucket_start_at,
         max(price) as high,
@@ -49,7 +54,7 @@ window_trade_buckets as (
         coalesce(sum(qty) filter (where not is_buyer_maker), 0) as taker_buy_volume,
         coalesce(sum(qty) filter (where is_buyer_maker), 0) as taker_sell_volume
     from window_trades
-    group by symbol, bucket_start_at
+    group by exchange, market, symbol, bucket_start_at
 ),
 
 coverage as (
@@ -57,7 +62,7 @@ coverage as (
     from {{ coverage }} as covered
     inner join window_bounds
         on
-            covered.symbol = window_bounds.symbol
+            {{ same_instrument('covered', 'window_bounds') }}
             and covered.covered_from_at < window_bounds.window_end_at
             and covered.covered_until_at > window_bounds.window_start_at
 ),
@@ -65,10 +70,12 @@ coverage as (
 covered_buckets as (
     -- Every bucket whose whole span lies in loaded time, traded in or not.
     select distinct
+        coverage.exchange,
+        coverage.market,
         coverage.symbol,
         covered_bucket.bucket_start_at
     from coverage
-    inner join window_bounds on coverage.symbol = window_bounds.symbol
+    inner join window_bounds on {{ same_instrument('coverage', 'window_bounds') }}
     cross join lateral generate_series(
         {{ bucket_start(timeframe,
             "greatest(coverage.covered_from_at, window_bounds.window_start_at) + "
@@ -80,6 +87,8 @@ covered_buckets as (
 
 buckets as (
     select
+        coalesce(window_trade_buckets.exchange, covered_buckets.exchange) as exchange,
+        coalesce(window_trade_buckets.market, covered_buckets.market) as market,
         coalesce(window_trade_buckets.symbol, covered_buckets.symbol) as symbol,
         coalesce(window_trade_buckets.bucket_start_at, covered_buckets.bucket_start_at) as bucket_start_at,
         window_trade_buckets.high,
@@ -93,7 +102,7 @@ buckets as (
     from window_trade_buckets
     full outer join covered_buckets
         on
-            window_trade_buckets.symbol = covered_buckets.symbol
+            {{ same_instrument('window_trade_buckets', 'covered_buckets') }}
             and window_trade_buckets.bucket_start_at = covered_buckets.bucket_start_at
 ),
 
@@ -114,7 +123,7 @@ opened_and_closed as (
         from {{ trades }} as bucket_trades
         where
             not buckets.is_empty
-            and bucket_trades.symbol = buckets.symbol
+            and {{ same_instrument('bucket_trades', 'buckets') }}
             and bucket_trades.traded_at >= buckets.bucket_start_at
             and bucket_trades.traded_at < {{ bucket_end(timeframe, 'buckets.bucket_start_at') }}
         order by bucket_trades.traded_at asc, bucket_trades.trade_id asc
@@ -127,7 +136,7 @@ opened_and_closed as (
         from {{ trades }} as bucket_trades
         where
             not buckets.is_empty
-            and bucket_trades.symbol = buckets.symbol
+            and {{ same_instrument('bucket_trades', 'buckets') }}
             and bucket_trades.traded_at >= buckets.bucket_start_at
             and bucket_trades.traded_at < {{ bucket_end(timeframe, 'buckets.bucket_start_at') }}
         order by bucket_trades.traded_at desc, bucket_trades.trade_id desc
@@ -136,10 +145,12 @@ opened_and_closed as (
 ),
 
 prior_closes as materialized (
-    -- The last trade before each symbol's window: what an empty bucket at the window's
+    -- The last trade before each instrument's window: what an empty bucket at the window's
     -- start carries, whatever is materialized before it. Materialized: one index probe per
-    -- symbol, not one per bucket.
+    -- instrument, not one per bucket.
     select
+        window_bounds.exchange,
+        window_bounds.market,
         window_bounds.symbol,
         prior_trade.price as prior_close
     from window_bounds
@@ -147,7 +158,7 @@ prior_closes as materialized (
         select earlier_trades.price
         from {{ trades }} as earlier_trades
         where
-            earlier_trades.symbol = window_bounds.symbol
+            {{ same_instrument('earlier_trades', 'window_bounds') }}
             and earlier_trades.traded_at < window_bounds.window_start_at
         order by earlier_trades.traded_at desc, earlier_trades.trade_id desc
         limit 1
@@ -160,7 +171,10 @@ close_runs as (
         opened_and_closed.*,
         count(opened_and_closed.close) over by_time as close_run
     from opened_and_closed
-    window by_time as (partition by opened_and_closed.symbol order by opened_and_closed.bucket_start_at)
+    window by_time as (
+        partition by opened_and_closed.exchange, opened_and_closed.market, opened_and_closed.symbol
+        order by opened_and_closed.bucket_start_at
+    )
 ),
 
 carried as (
@@ -168,16 +182,19 @@ carried as (
         close_runs.*,
         coalesce(
             first_value(close_runs.close) over (
-                partition by close_runs.symbol, close_runs.close_run order by close_runs.bucket_start_at
+                partition by close_runs.exchange, close_runs.market, close_runs.symbol, close_runs.close_run
+                order by close_runs.bucket_start_at
             ),
             prior_closes.prior_close
         ) as carried_close
     from close_runs
-    inner join prior_closes on close_runs.symbol = prior_closes.symbol
+    inner join prior_closes on {{ same_instrument('close_runs', 'prior_closes') }}
 ),
 
 final as (
     select
+        exchange,
+        market,
         symbol,
         bucket_start_at,
         case when is_empty then carried_close else open end as open,
@@ -205,7 +222,7 @@ where not exists (
     select 1
     from {{ this }} as materialized
     where
-        materialized.symbol = final.symbol
+        {{ same_instrument('materialized', 'final') }}
         and materialized.bucket_start_at = final.bucket_start_at
 )
 {%- endif %}
@@ -215,7 +232,7 @@ where not exists (
 with
 
 window_bounds as (
-    {{ window_bounds(from_candles, timeframe) }}
+    {{ window_bounds(timeframe) }}
 ),
 
 children as (
@@ -225,7 +242,7 @@ children as (
     from {{ from_candles }} as finer
     inner join window_bounds
         on
-            finer.symbol = window_bounds.symbol
+            {{ same_instrument('finer', 'window_bounds') }}
             and finer.bucket_start_at >= window_bounds.window_start_at
             and finer.bucket_start_at < window_bounds.window_end_at
 ),
@@ -233,6 +250,8 @@ children as (
 parents as (
     -- A parent holds few children (at most 288): ordered aggregates are cheap here.
     select
+        exchange,
+        market,
         symbol,
         parent_start_at as bucket_start_at,
         (array_agg(open order by bucket_start_at) filter (where not is_empty))[1] as open,
@@ -251,11 +270,13 @@ parents as (
         bool_and(is_complete) as are_children_complete,
         bool_and(is_empty) as is_empty
     from children
-    group by symbol, parent_start_at
+    group by exchange, market, symbol, parent_start_at
 ),
 
 final as (
     select
+        exchange,
+        market,
         symbol,
         bucket_start_at,
         case when is_empty then carried_close else open end as open,
@@ -289,7 +310,7 @@ where not exists (
     select 1
     from {{ this }} as materialized
     where
-        materialized.symbol = final.symbol
+        {{ same_instrument('materialized', 'final') }}
         and materialized.bucket_start_at = final.bucket_start_at
         and materialized.is_complete
 )
@@ -300,14 +321,14 @@ where not exists (
     the model writes them again, so that the window is replaced as a whole (a bucket the new
     computation no longer produces does not survive). Without force_recompute, or on a
     model's first run, it does nothing. -#}
-{% macro candles_clear_window(timeframe, from_candles=none) -%}
+{% macro candles_clear_window(timeframe) -%}
     {%- if force_recompute_var() and is_incremental() -%}
         delete from {{ this }} as replaced
         using (
-            {{ window_bounds(ref('stg_raw__trades') if from_candles is none else from_candles, timeframe) }}
+            {{ window_bounds(timeframe) }}
         ) as window_bounds
         where
-            replaced.symbol = window_bounds.symbol
+            {{ same_instrument('replaced', 'window_bounds') }}
             and replaced.bucket_start_at >= window_bounds.window_start_at
             and replaced.bucket_start_at < window_bounds.window_end_at
     {%- else -%}

@@ -1,21 +1,17 @@
 {#- Small pieces the feature models share. The window itself is the candles' (macros/window/). -#}
 
-{#- The feature models that read ticks follow the candles: a run covers the run's window
-    (macros/window/) for the symbols of candles_5m. -#}
-{% macro features_window_bounds() -%}
-    {{ window_bounds(ref('candles_5m'), '5m') }}
-{%- endmacro %}
-
-{#- The window's 5-minute candle buckets per symbol (needs a `window_bounds` CTE, see
+{#- The window's 5-minute candle buckets per instrument (needs a `window_bounds` CTE, see
     above): the buckets a feature model writes, so features never run ahead of the candles. -#}
 {% macro features_window_buckets() -%}
     select
+        candles.exchange,
+        candles.market,
         candles.symbol,
         candles.bucket_start_at
     from {{ ref('candles_5m') }} as candles
     inner join window_bounds
         on
-            candles.symbol = window_bounds.symbol
+            {{ same_instrument('candles', 'window_bounds') }}
             and candles.bucket_start_at >= window_bounds.window_start_at
             and candles.bucket_start_at < window_bounds.window_end_at
 {%- endmacro %}
@@ -28,7 +24,7 @@
         select 1
         from {{ this }} as materialized
         where
-            materialized.symbol = {{ relation_alias }}.symbol
+            {{ same_instrument('materialized', relation_alias) }}
             and materialized.bucket_start_at = {{ relation_alias }}.bucket_start_at
     )
     {%- endif %}
@@ -72,7 +68,7 @@
     cross join generate_series(0, ceil({{ max_age_minutes }} / 5.0)::integer) as age_steps (buckets_back)
     inner join {{ snapshots }}
         on
-            {{ buckets }}.symbol = {{ snapshots }}.symbol
+            {{ same_instrument(buckets, snapshots) }}
             and date_bin(interval '5 minutes', {{ snapshots }}.snapshot_at, timestamptz '2000-01-01 00:00:00+00')
             = {{ buckets }}.bucket_start_at - age_steps.buckets_back * interval '5 minutes'
             and {{ snapshots }}.snapshot_at < {{ buckets }}.bucket_start_at + interval '5 minutes'
@@ -85,6 +81,8 @@
     at `position`), as the lag's default: evaluated for that update only. -#}
 {% macro previous_or_prior(column, position) -%}
     lag({{ column }}, 1, (
-        select prior_quotes.book[{{ position }}] from prior_quotes where prior_quotes.symbol = window_quotes.symbol
+        select prior_quotes.book[{{ position }}]
+        from prior_quotes
+        where {{ same_instrument('prior_quotes', 'window_quotes') }}
     )) over by_update
 {%- endmacro %}

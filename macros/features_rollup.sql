@@ -1,11 +1,11 @@
-{#- One row per symbol and `minutes` bucket, rolled up from features_5m: flows add up,
+{#- One row per instrument and `minutes` bucket, rolled up from features_5m: flows add up,
     running sums and snapshot values are the newest known at the bucket's close, means are
     weighted by what they are means of. Used by features_15m and features_1h. -#}
 {% macro features_rollup(timeframe) -%}
 {%- set minutes = {'15m': 15, '1h': 60}[timeframe] -%}
 {%- set last_known = "(array_agg({column} order by bucket_start_at desc) filter (where {column} is not null))[1]" -%}
 with window_bounds as (
-    {{ window_bounds(ref('features_5m'), timeframe) }}
+    {{ window_bounds(timeframe) }}
 ),
 
 features as (
@@ -13,13 +13,15 @@ features as (
     from {{ ref('features_5m') }} as features_5m
     inner join window_bounds
         on
-            features_5m.symbol = window_bounds.symbol
+            {{ same_instrument('features_5m', 'window_bounds') }}
             and features_5m.bucket_start_at >= window_bounds.window_start_at
             and features_5m.bucket_start_at < window_bounds.window_end_at
 ),
 
 rolled as (
     select
+        exchange,
+        market,
         symbol,
         {{ bucket_start(timeframe, 'bucket_start_at') }} as bucket_start_at,
         count(*) as bucket_5m_count,
@@ -57,7 +59,7 @@ rolled as (
         sum(iceberg_bid_hidden_volume) as iceberg_bid_hidden_volume,
         sum(iceberg_ask_hidden_volume) as iceberg_ask_hidden_volume
     from features
-    group by symbol, {{ bucket_start(timeframe, 'bucket_start_at') }}
+    group by exchange, market, symbol, {{ bucket_start(timeframe, 'bucket_start_at') }}
 ),
 
 final as (

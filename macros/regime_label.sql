@@ -10,7 +10,7 @@
 {%- endmacro %}
 
 
-{#- One row per symbol and calendar period (week or month) of daily prices, labelled.
+{#- One row per instrument and calendar period (week or month) of daily prices, labelled.
     trend_strength = sum of daily log returns / sqrt(sum of squared daily log returns):
     under a driftless random walk it is about standard normal whatever the period's length
     or volatility, so one threshold means one false-trend rate. -#}
@@ -21,6 +21,8 @@ with daily_prices as (
 
 periods as (
     select
+        exchange,
+        market,
         symbol,
         date_trunc('{{ period }}', price_date)::date as {{ period_column }},
         count(*) as days_observed,
@@ -30,11 +32,13 @@ periods as (
         max(price_date) as last_price_date,
         case when count(distinct label_source) = 1 then min(label_source) else 'mixed' end as label_source
     from daily_prices
-    group by 1, 2
+    group by exchange, market, symbol, date_trunc('{{ period }}', price_date)::date
 ),
 
 final as (
     select
+        exchange,
+        market,
         symbol,
         {{ period_column }},
         (({{ period_column }} + interval '1 {{ period }}')::date - {{ period_column }}) as days_in_period,

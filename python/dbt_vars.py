@@ -18,11 +18,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from sniper.validation import EARLIEST_DATE, MAX_DAYS_AHEAD, SYMBOL_PATTERN, latest_date
+from sniper.instruments import INSTRUMENT_KEY_PATTERN
+from sniper.validation import EARLIEST_DATE, MAX_DAYS_AHEAD, latest_date
 
 Timeframe = Literal["5m", "15m", "1h", "4h", "1d", "1w", "1mo"]
-Symbol = Annotated[str, StringConstraints(pattern=SYMBOL_PATTERN.pattern)]
-# How long a retention policy keeps a layer's buckets behind each symbol's newest 5m bucket.
+InstrumentKey = Annotated[str, StringConstraints(pattern=INSTRUMENT_KEY_PATTERN.pattern)]
+# How long a retention policy keeps a layer's buckets behind each instrument's newest 5m bucket.
 RetentionPeriod = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,3} (days|weeks|months)$")]
 LoadKind = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_+]{1,40}$")]
 
@@ -47,15 +48,14 @@ class ProjectVars(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # Which market of raw.* the warehouse builds; one exchange per market and symbol.
-    market: Literal["spot", "um"] = "spot"
-
     # The run's window (macros/window/, docs/candles.md): a start date (unset: the newest
-    # window_days days of loaded data; the flows always set it), its length in days, the symbols
-    # (unset: every symbol present), and whether materialized buckets in it are replaced.
+    # window_days days of loaded data; the flows always set it), its length in days, the
+    # instruments, as exchange:market:SYMBOL keys (unset: every instrument with a load in the
+    # window), and whether materialized buckets in it are replaced. Every market is built:
+    # an instrument is (exchange, market, symbol), python/instruments.py.
     window_start: WindowStart | None = None
     window_days: int = Field(default=7, ge=1, le=92)
-    symbols: list[Symbol] | None = None
+    instruments: list[InstrumentKey] | None = None
     force_recompute: bool = False
     # The raw.load_ledger rows that load trades, by data_kind, and the time each covers
     # for is_complete: `day` = every UTC day from its first to its last trade (a synthetic
@@ -67,10 +67,10 @@ class ProjectVars(BaseModel):
         "trade+bookTicker": "span",
     }
     # Spans of loads that overlap, or meet within this many seconds, are one covered span
-    # (models/candles/trade_coverage.sql): two recordings that follow each other cover the
+    # per instrument (models/candles/trade_coverage.sql): two recordings that follow each other cover the
     # buckets across their seam. A longer silence between two loads is a gap.
     coverage_merge_gap_seconds: float = Field(default=1.0, ge=0, le=60)
-    # Retention (`sniper retention apply`, docs/candles.md): how far behind each symbol's
+    # Retention (`sniper retention apply`, docs/candles.md): how far behind each instrument's
     # newest 5m bucket each timeframe's layers (candles and features) keep rows; null keeps
     # everything. Only that command deletes; no build does.
     retention: dict[Timeframe, RetentionPeriod | None] = {

@@ -103,6 +103,22 @@
       "title": "Iceberg Min Refills",
       "type": "integer"
     },
+    "instruments": {
+      "anyOf": [
+        {
+          "items": {
+            "pattern": "^[a-z][a-z0-9_]{0,19}:(spot|um):[A-Z0-9]{2,20}$",
+            "type": "string"
+          },
+          "type": "array"
+        },
+        {
+          "type": "null"
+        }
+      ],
+      "default": null,
+      "title": "Instruments"
+    },
     "l1_quote_max_age_seconds": {
       "default": 60,
       "maximum": 300,
@@ -144,15 +160,6 @@
       "minimum": 2,
       "title": "Label Vol Lookback Buckets",
       "type": "integer"
-    },
-    "market": {
-      "default": "spot",
-      "enum": [
-        "spot",
-        "um"
-      ],
-      "title": "Market",
-      "type": "string"
     },
     "regime_daily_lookback_days": {
       "default": 30,
@@ -223,22 +230,6 @@
       },
       "title": "Retention",
       "type": "object"
-    },
-    "symbols": {
-      "anyOf": [
-        {
-          "items": {
-            "pattern": "^[A-Z0-9]{2,20}$",
-            "type": "string"
-          },
-          "type": "array"
-        },
-        {
-          "type": "null"
-        }
-      ],
-      "default": null,
-      "title": "Symbols"
     },
     "trade_load_coverage": {
       "default": {

@@ -1,44 +1,44 @@
-{#- The run's window, part 2 of 3: per symbol, in a model's timeframe (vars.sql: which days).
+{#- The run's window, part 2 of 3: per instrument, in a model's timeframe (vars.sql: which days).
 
-    window_bounds(events, timeframe) is a select of (symbol, window_start_at,
+    window_bounds(timeframe) is a select of (exchange, market, symbol, window_start_at,
     window_end_at), the window half-open and widened to whole `timeframe` buckets, so a
     rollup recomputes every bucket the window touches (a week or month that began in the
-    previous window included). One row per symbol: the symbols var, or every symbol present
-    in `events`. Use it as the body of a CTE. -#}
+    previous window included). One row per instrument of the run. Use it as the body of a
+    CTE. -#}
 
-{% macro window_bounds(events, timeframe) -%}
+{% macro window_bounds(timeframe) -%}
     select
-        symbols.symbol,
+        instruments.exchange,
+        instruments.market,
+        instruments.symbol,
         {{ bucket_start(timeframe, window_literal('start')) }} as window_start_at,
         {{ bucket_end(timeframe, bucket_start(timeframe, window_literal('end') ~ " - interval '1 microsecond'")) }}
             as window_end_at
-    from ({{ window_symbols(events) }}) as symbols
+    from ({{ window_instruments() }}) as instruments
 {%- endmacro %}
 
-{#- The symbols a run covers: the var, or every symbol of `events` (a loose index scan
-    over its (symbol, ...) index: one probe per symbol and partition, not a scan). -#}
-{% macro window_symbols(events) -%}
-    {%- set symbols = symbols_var() -%}
-    {%- if symbols -%}
-        select unnest(array[{{ window_symbol_list(symbols) }}]::text []) as symbol
+{#- The instruments a run covers: the var, or every instrument with a load (raw.load_ledger,
+    of any kind) whose events overlap the window's days: a few rows, whatever the tick count. -#}
+{% macro window_instruments() -%}
+    {%- set instruments = instruments_var() -%}
+    {%- if instruments -%}
+        select listed.exchange, listed.market, listed.symbol
+        from (values {{ instrument_rows(instruments) }}) as listed (exchange, market, symbol)
+    {%- elif not execute -%}
+        {#- Parsing: the graph (and so the ledger's name) is not known yet; the SQL is not run. -#}
+        select null::text as exchange, null::text as market, null::text as symbol
+        where false
     {%- else -%}
-        with recursive present_symbols as (
-            select min(events.symbol) as symbol
-            from {{ events }} as events
-
-            union all
-
-            select (
-                select min(events.symbol) as symbol
-                from {{ events }} as events
-                where events.symbol > present_symbols.symbol
-            ) as symbol
-            from present_symbols
-            where present_symbols.symbol is not null
-        )
-
-        select present_symbols.symbol
-        from present_symbols
-        where present_symbols.symbol is not null
+        select distinct
+            loads.exchange,
+            loads.market,
+            loads.symbol
+        from {{ load_ledger_relation().relation_name }} as loads
+        where
+            loads.exchange is not null
+            and loads.market is not null
+            and loads.symbol is not null
+            and loads.first_ts < {{ window_literal('end') }}
+            and loads.last_ts >= {{ window_literal('start') }}
     {%- endif -%}
 {%- endmacro %}

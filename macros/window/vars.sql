@@ -1,18 +1,18 @@
-{#- The run's window, part 1 of 3: which days a run covers (bounds.sql: per symbol and
+{#- The run's window, part 1 of 3: which days a run covers (bounds.sql: per instrument and
     timeframe; filter.sql: the rows inside). Every windowed model covers the same window.
 
     Vars (dbt --vars, python/dbt_vars.py):
       window_start     a date YYYY-MM-DD: the run covers [window_start, + window_days).
                        Unset: the newest window, the window_days UTC days up to and
                        including the day of the newest loaded event (raw.load_ledger) of
-                       the run's symbols; nothing when nothing is loaded. The flows always
-                       pass window_start (the planner, python/backfill/planner.py, decides
-                       which); the default serves a plain `dbt build`, which thus
+                       the run's instruments; nothing when nothing is loaded. The flows
+                       always pass window_start (the planner, python/backfill/planner.py,
+                       decides which); the default serves a plain `dbt build`, which thus
                        re-checks the newest data and, with force_recompute=false, keeps
                        every bucket already materialized.
       window_days      length of a window in days (default 7).
-      symbols          list (or comma-separated string) of symbols; default every symbol
-                       present in the events the model reads.
+      instruments      list (or comma-separated string) of exchange:market:SYMBOL keys;
+                       default every instrument with a load in the window (bounds.sql).
       force_recompute  false (default): buckets already materialized are kept as they are;
                        true: the window's buckets are computed again and replaced.
 
@@ -28,8 +28,8 @@
     {{ return(sniper_var('window_days')) }}
 {%- endmacro %}
 
-{% macro symbols_var() -%}
-    {{ return(sniper_var('symbols')) }}
+{% macro instruments_var() -%}
+    {{ return(sniper_var('instruments')) }}
 {%- endmacro %}
 
 {% macro force_recompute_var() -%}
@@ -45,32 +45,35 @@
     {{ return({'start': first_day, 'end': first_day + modules.datetime.timedelta(days=days)}) }}
 {%- endmacro %}
 
+{#- raw.load_ledger, named from the graph, not source(): that would make the ledger a parent
+    of every windowed model and data test. A table no dbt run replaces, so a run can read it
+    while others rebuild their views. -#}
+{% macro load_ledger_relation() -%}
+    {%- set ledger = graph.sources.values() | selectattr('source_name', 'equalto', 'raw')
+        | selectattr('name', 'equalto', 'load_ledger') | first -%}
+    {{ return(ledger) }}
+{%- endmacro %}
+
 {#- First day of the newest window: window_days days ending with the UTC day of the newest
-    event any load of the run's symbols holds (raw.load_ledger: a table no dbt run
-    replaces, so a run can read it while others rebuild their views). Before anything is
-    loaded (or while dbt parses), a day whose window holds no data. -#}
+    event any load of the run's instruments holds. Before anything is loaded (or while dbt
+    parses), a day whose window holds no data. -#}
 {% macro newest_window_start(days) -%}
     {%- set nothing = modules.datetime.date(1970, 1, 1) -%}
     {%- if not execute -%}
         {{ return(nothing) }}
     {%- endif -%}
-    {#- From the graph, not source(): that would make the ledger a parent of every windowed
-        model and data test. -#}
-    {%- set ledger = graph.sources.values() | selectattr('source_name', 'equalto', 'raw')
-        | selectattr('name', 'equalto', 'load_ledger') | first -%}
+    {%- set ledger = load_ledger_relation() -%}
     {%- if adapter.get_relation(ledger.database, ledger.schema, ledger.identifier) is none -%}
         {{ return(nothing) }}
     {%- endif -%}
-    {%- set symbols = symbols_var() -%}
+    {%- set instruments = instruments_var() -%}
     {%- set newest_sql -%}
         -- A generated day is ledgered up to the next midnight, exclusive: 1 us before it.
         select (max(loads.last_ts - interval '1 microsecond') at time zone 'UTC')::date
         from {{ ledger.relation_name }} as loads
-        where
-            loads.market = '{{ sniper_var('market') }}'
-            {%- if symbols %}
-            and loads.symbol in ({{ window_symbol_list(symbols) }})
-            {%- endif %}
+        {%- if instruments %}
+        where (loads.exchange, loads.market, loads.symbol) in ({{ instrument_rows(instruments) }})
+        {%- endif %}
     {%- endset -%}
     {%- set newest_day = run_query(newest_sql).columns[0].values()[0] -%}
     {{ return(nothing if newest_day is none else newest_day - modules.datetime.timedelta(days=days - 1)) }}
@@ -81,7 +84,11 @@
     {{ return("timestamptz '" ~ run_window()[part].strftime('%Y-%m-%d') ~ " 00:00:00+00'") }}
 {%- endmacro %}
 
-{#- The symbols var as a list of SQL string literals (checked words: no quote can occur). -#}
-{% macro window_symbol_list(symbols) -%}
-    {%- for symbol in symbols %}'{{ symbol }}'{{ ", " if not loop.last }}{% endfor -%}
+{#- The instruments var as SQL row literals ('exchange', 'market', 'SYMBOL'), comma-separated
+    (checked keys: no quote can occur). -#}
+{% macro instrument_rows(instruments) -%}
+    {%- for key in instruments -%}
+        {%- set parts = key.split(':') -%}
+        ('{{ parts[0] }}', '{{ parts[1] }}', '{{ parts[2] }}'){{ ", " if not loop.last }}
+    {%- endfor -%}
 {%- endmacro %}

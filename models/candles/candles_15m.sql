@@ -1,6 +1,6 @@
 {{
     config(
-        pre_hook="{{ candles_clear_window('15m', from_candles=ref('candles_5m')) }}",
+        pre_hook="{{ candles_clear_window('15m') }}",
         meta={'retention_timeframe': '15m'},
     )
 }}

@@ -1,6 +1,6 @@
 {{
     config(
-        pre_hook="{{ candles_clear_window('1d', from_candles=ref('candles_5m')) }}",
+        pre_hook="{{ candles_clear_window('1d') }}",
         meta={'retention_timeframe': '1d'},
     )
 }}

@@ -1,6 +1,6 @@
 {{
     config(
-        pre_hook="{{ candles_clear_window('1h', from_candles=ref('candles_5m')) }}",
+        pre_hook="{{ candles_clear_window('1h') }}",
         meta={'retention_timeframe': '1h'},
     )
 }}

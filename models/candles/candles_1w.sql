@@ -1,6 +1,6 @@
 {{
     config(
-        pre_hook="{{ candles_clear_window('1w', from_candles=ref('candles_1d')) }}",
+        pre_hook="{{ candles_clear_window('1w') }}",
         meta={'retention_timeframe': '1w'},
     )
 }}

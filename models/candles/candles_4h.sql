@@ -1,6 +1,6 @@
 {{
     config(
-        pre_hook="{{ candles_clear_window('4h', from_candles=ref('candles_5m')) }}",
+        pre_hook="{{ candles_clear_window('4h') }}",
         meta={'retention_timeframe': '4h'},
     )
 }}

@@ -1,6 +1,6 @@
 {{ config(materialized='view') }}
 
--- One row per symbol, timeframe and bucket: every candle table in one relation for analysts.
+-- One row per instrument, timeframe and bucket: every candle table in one relation for analysts.
 -- One branch per timeframe of the timeframes() macro; columns listed, not *: UNION ALL
 -- matches columns by position.
 {% for name in timeframes() %}
@@ -9,6 +9,8 @@
     {% endif %}
     select
         '{{ name }}' as timeframe,
+        exchange,
+        market,
         symbol,
         bucket_start_at,
         open,

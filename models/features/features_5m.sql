@@ -5,13 +5,13 @@
 }}
 
 with window_bounds as (
-    -- Follows the candles: from the day of the last bucket materialized here to the end of
-    -- what candles_5m holds (or the explicit window).
-    {{ window_bounds(ref('candles_5m'), '5m') }}
+    {{ window_bounds('5m') }}
 ),
 
 candles as (
     select
+        candles.exchange,
+        candles.market,
         candles.symbol,
         candles.bucket_start_at,
         candles.open,
@@ -27,7 +27,7 @@ candles as (
     from {{ ref('candles_5m') }} as candles
     inner join window_bounds
         on
-            candles.symbol = window_bounds.symbol
+            {{ same_instrument('candles', 'window_bounds') }}
             and candles.bucket_start_at >= window_bounds.window_start_at
             and candles.bucket_start_at < window_bounds.window_end_at
 ),
@@ -56,6 +56,8 @@ final as (
     -- Missing inputs stay NULL: no trades, no flow; no L1 update, no OFI/OBI (the coverage
     -- says how much of the bucket had a known book); no usable snapshot, no depth or gamma.
     select
+        candles.exchange,
+        candles.market,
         candles.symbol,
         candles.bucket_start_at,
         candles.open,
@@ -114,15 +116,15 @@ final as (
         end as iceberg_ask_hidden_volume
     from candles
     left join trade_flow
-        on candles.symbol = trade_flow.symbol and candles.bucket_start_at = trade_flow.bucket_start_at
+        on {{ same_instrument('candles', 'trade_flow') }} and candles.bucket_start_at = trade_flow.bucket_start_at
     left join l1
-        on candles.symbol = l1.symbol and candles.bucket_start_at = l1.bucket_start_at
+        on {{ same_instrument('candles', 'l1') }} and candles.bucket_start_at = l1.bucket_start_at
     left join depth
-        on candles.symbol = depth.symbol and candles.bucket_start_at = depth.bucket_start_at
+        on {{ same_instrument('candles', 'depth') }} and candles.bucket_start_at = depth.bucket_start_at
     left join gamma
-        on candles.symbol = gamma.symbol and candles.bucket_start_at = gamma.bucket_start_at
+        on {{ same_instrument('candles', 'gamma') }} and candles.bucket_start_at = gamma.bucket_start_at
     left join icebergs
-        on candles.symbol = icebergs.symbol and candles.bucket_start_at = icebergs.bucket_start_at
+        on {{ same_instrument('candles', 'icebergs') }} and candles.bucket_start_at = icebergs.bucket_start_at
 )
 
 select final.*

@@ -5,12 +5,14 @@
 }}
 
 with window_bounds as (
-    {{ features_window_bounds() }}
+    {{ window_bounds('5m') }}
 ),
 
 bands as (
     -- The window's snapshots and those young enough to serve its first buckets.
     select
+        bands.exchange,
+        bands.market,
         bands.symbol,
         bands.snapshot_at,
         bands.side,
@@ -21,7 +23,7 @@ bands as (
         select depth_bands.*
         from {{ ref('stg_raw__depth_bands') }} as depth_bands
         where
-            depth_bands.symbol = window_bounds.symbol
+            {{ same_instrument('depth_bands', 'window_bounds') }}
             and depth_bands.snapshot_at
             >= window_bounds.window_start_at - interval '{{ sniper_var('depth_band_max_age_minutes') }} minutes'
             and depth_bands.snapshot_at < window_bounds.window_end_at
@@ -31,17 +33,21 @@ bands as (
 band_imbalances as (
     -- Depth bands are cumulative: band k holds the resting size within k% of the mid.
     select
+        exchange,
+        market,
         symbol,
         snapshot_at,
         band_pct,
         (sum(depth) filter (where side = 'bid') - sum(depth) filter (where side = 'ask'))
         / nullif(sum(depth), 0) as obi
     from bands
-    group by symbol, snapshot_at, band_pct
+    group by exchange, market, symbol, snapshot_at, band_pct
 ),
 
 snapshots as (
     select
+        exchange,
+        market,
         symbol,
         snapshot_at,
         max(obi) filter (where band_pct = 1) as obi_depth_1pct,
@@ -50,7 +56,7 @@ snapshots as (
         max(obi) filter (where band_pct = 4) as obi_depth_4pct,
         max(obi) filter (where band_pct = 5) as obi_depth_5pct
     from band_imbalances
-    group by symbol, snapshot_at
+    group by exchange, market, symbol, snapshot_at
 ),
 
 buckets as (
@@ -61,6 +67,8 @@ buckets as (
 usable as (
     -- Every snapshot taken before the bucket's end and young enough at that end.
     select
+        buckets.exchange,
+        buckets.market,
         buckets.symbol,
         buckets.bucket_start_at,
         snapshots.snapshot_at,
@@ -74,7 +82,9 @@ usable as (
 ),
 
 final as (
-    select distinct on (symbol, bucket_start_at)
+    select distinct on (exchange, market, symbol, bucket_start_at)
+        exchange,
+        market,
         symbol,
         bucket_start_at,
         snapshot_at as depth_snapshot_at,
@@ -84,7 +94,7 @@ final as (
         obi_depth_4pct,
         obi_depth_5pct
     from usable
-    order by symbol asc, bucket_start_at asc, snapshot_at desc
+    order by exchange asc, market asc, symbol asc, bucket_start_at asc, snapshot_at desc
 )
 
 select final.*

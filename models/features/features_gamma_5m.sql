@@ -7,12 +7,14 @@
 {%- set grid_steps = (sniper_var('gamma_zero_grid_range_pct') / sniper_var('gamma_zero_grid_step_pct')) | round | int %}
 
 with window_bounds as (
-    {{ features_window_bounds() }}
+    {{ window_bounds('5m') }}
 ),
 
 contracts as (
     -- Live contracts of the chain snapshots the window's buckets may use.
     select
+        window_bounds.exchange,
+        window_bounds.market,
         window_bounds.symbol,
         chains.snapshot_at,
         chains.strike,
@@ -45,32 +47,38 @@ contract_exposure as (
 
 snapshots as (
     select
+        exchange,
+        market,
         symbol,
         snapshot_at,
         max(spot) as gamma_spot,
         sum(gamma_exposure) as gamma_exposure,
         count(*) as gamma_contract_count
     from contract_exposure
-    group by symbol, snapshot_at
+    group by exchange, market, symbol, snapshot_at
 ),
 
 strikes as (
     select
+        exchange,
+        market,
         symbol,
         snapshot_at,
         strike,
         sum(gamma_exposure) as strike_gamma_exposure
     from contract_exposure
-    group by symbol, snapshot_at, strike
+    group by exchange, market, symbol, snapshot_at, strike
 ),
 
 peak_strikes as (
-    select distinct on (symbol, snapshot_at)
+    select distinct on (exchange, market, symbol, snapshot_at)
+        exchange,
+        market,
         symbol,
         snapshot_at,
         strike as max_abs_gamma_strike
     from strikes
-    order by symbol asc, snapshot_at asc, abs(strike_gamma_exposure) desc, strike asc
+    order by exchange asc, market asc, symbol asc, snapshot_at asc, abs(strike_gamma_exposure) desc, strike asc
 ),
 
 grid as (
@@ -84,6 +92,8 @@ repriced as (
     -- Gamma exposure if spot stood at each grid level, every contract re-priced with
     -- Black-Scholes gamma at its mark IV and time to expiry.
     select
+        contracts.exchange,
+        contracts.market,
         contracts.symbol,
         contracts.snapshot_at,
         grid.grid_step,
@@ -97,11 +107,14 @@ repriced as (
     from contracts
     cross join grid
     where contracts.vol > 0 and contracts.years_to_expiry > 0
-    group by contracts.symbol, contracts.snapshot_at, grid.grid_step, contracts.spot * grid.spot_factor
+    group by
+        contracts.exchange, contracts.market, contracts.symbol, contracts.snapshot_at, grid.grid_step, contracts.spot * grid.spot_factor
 ),
 
 grid_pairs as (
     select
+        exchange,
+        market,
         symbol,
         snapshot_at,
         grid_step,
@@ -110,13 +123,15 @@ grid_pairs as (
         lead(spot_level) over by_level as next_spot_level,
         lead(level_gamma_exposure) over by_level as next_level_gamma_exposure
     from repriced
-    window by_level as (partition by symbol, snapshot_at order by grid_step)
+    window by_level as (partition by exchange, market, symbol, snapshot_at order by grid_step)
 ),
 
 crossings as (
     -- Where exposure changes sign between two grid levels, the linear interpolation of
     -- the zero; the crossing nearest the spot is the zero-gamma level.
-    select distinct on (symbol, snapshot_at)
+    select distinct on (exchange, market, symbol, snapshot_at)
+        exchange,
+        market,
         symbol,
         snapshot_at,
         spot_level - level_gamma_exposure * (next_spot_level - spot_level)
@@ -125,11 +140,13 @@ crossings as (
     where
         (level_gamma_exposure < 0 and next_level_gamma_exposure >= 0)
         or (level_gamma_exposure > 0 and next_level_gamma_exposure <= 0)
-    order by symbol asc, snapshot_at asc, abs(grid_step + 0.5) asc, grid_step asc
+    order by exchange asc, market asc, symbol asc, snapshot_at asc, abs(grid_step + 0.5) asc, grid_step asc
 ),
 
 snapshot_features as (
     select
+        snapshots.exchange,
+        snapshots.market,
         snapshots.symbol,
         snapshots.snapshot_at,
         snapshots.gamma_spot,
@@ -139,9 +156,13 @@ snapshot_features as (
         crossings.zero_gamma_level
     from snapshots
     left join peak_strikes
-        on snapshots.symbol = peak_strikes.symbol and snapshots.snapshot_at = peak_strikes.snapshot_at
+        on
+            {{ same_instrument('snapshots', 'peak_strikes') }}
+            and snapshots.snapshot_at = peak_strikes.snapshot_at
     left join crossings
-        on snapshots.symbol = crossings.symbol and snapshots.snapshot_at = crossings.snapshot_at
+        on
+            {{ same_instrument('snapshots', 'crossings') }}
+            and snapshots.snapshot_at = crossings.snapshot_at
 ),
 
 buckets as (
@@ -152,6 +173,8 @@ buckets as (
 usable as (
     -- Every snapshot taken before the bucket's end and young enough at that end.
     select
+        buckets.exchange,
+        buckets.market,
         buckets.symbol,
         buckets.bucket_start_at,
         snapshot_features.snapshot_at,
@@ -165,7 +188,9 @@ usable as (
 ),
 
 final as (
-    select distinct on (symbol, bucket_start_at)
+    select distinct on (exchange, market, symbol, bucket_start_at)
+        exchange,
+        market,
         symbol,
         bucket_start_at,
         snapshot_at as gamma_snapshot_at,
@@ -176,7 +201,7 @@ final as (
         zero_gamma_level,
         zero_gamma_level / gamma_spot - 1 as zero_gamma_distance
     from usable
-    order by symbol asc, bucket_start_at asc, snapshot_at desc
+    order by exchange asc, market asc, symbol asc, bucket_start_at asc, snapshot_at desc
 )
 
 select final.*

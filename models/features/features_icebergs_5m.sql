@@ -5,12 +5,14 @@
 }}
 
 with window_bounds as (
-    {{ window_bounds(ref('int_features__iceberg_intervals'), '5m') }}
+    {{ window_bounds('5m') }}
 ),
 
 confirmed as (
     -- Only what was known at each quote: an interval counts once its level is confirmed.
     select
+        intervals.exchange,
+        intervals.market,
         intervals.symbol,
         intervals.bucket_start_at,
         intervals.side,
@@ -19,7 +21,7 @@ confirmed as (
     from {{ ref('int_features__iceberg_intervals') }} as intervals
     inner join window_bounds
         on
-            intervals.symbol = window_bounds.symbol
+            {{ same_instrument('intervals', 'window_bounds') }}
             and intervals.quoted_at >= window_bounds.window_start_at
             and intervals.quoted_at < window_bounds.window_end_at
     where intervals.is_confirmed
@@ -27,6 +29,8 @@ confirmed as (
 
 final as (
     select
+        exchange,
+        market,
         symbol,
         bucket_start_at,
         count(distinct episode_started_at) filter (where side = 'bid') as iceberg_bid_count,
@@ -34,7 +38,7 @@ final as (
         coalesce(sum(hidden_qty_added) filter (where side = 'bid'), 0) as iceberg_bid_hidden_volume,
         coalesce(sum(hidden_qty_added) filter (where side = 'ask'), 0) as iceberg_ask_hidden_volume
     from confirmed
-    group by symbol, bucket_start_at
+    group by exchange, market, symbol, bucket_start_at
 )
 
 select final.*

@@ -10,25 +10,30 @@
 {%- endif %}
 
 with window_bounds as (
-    {{ features_window_bounds() }}
+    {{ window_bounds('5m') }}
 ),
 
 window_quotes as (
-    -- The window's time range for all symbols (a symbol's own bounds are applied per bucket).
+    -- The window's time range for all instruments (an instrument's own bounds are applied
+    -- per bucket).
     {{ window_filter(ref('stg_raw__l1_quotes'), 'quoted_at') }}
 ),
 
 range_starts as (
     select
+        exchange,
+        market,
         symbol,
         window_start_at as range_start_at
     from window_bounds
 ),
 
 prior_quotes as (
-    -- The last update before the range read (one index probe per symbol): the predecessor
-    -- of the first update read (for e_n) and the state the first bucket starts in.
+    -- The last update before the range read (one index probe per instrument): the
+    -- predecessor of the first update read (for e_n) and the state the first bucket starts in.
     select
+        range_starts.exchange,
+        range_starts.market,
         range_starts.symbol,
         range_starts.range_start_at,
         round(date_part('epoch', prior_quote.quoted_at) * 1000000) as quoted_us,
@@ -40,7 +45,7 @@ prior_quotes as (
             select quotes.*
             from {{ ref('stg_raw__l1_quotes') }} as quotes
             where
-                quotes.symbol = range_starts.symbol
+                {{ same_instrument('quotes', 'range_starts') }}
                 and quotes.quoted_at < range_starts.range_start_at
             order by quotes.quoted_at desc, quotes.update_id desc
             limit 1
@@ -49,7 +54,7 @@ prior_quotes as (
         select quotes.quoted_at
         from {{ ref('stg_raw__l1_quotes') }} as quotes
         where
-            quotes.symbol = range_starts.symbol
+            {{ same_instrument('quotes', 'range_starts') }}
             and quotes.quoted_at >= range_starts.range_start_at
         order by quotes.quoted_at asc, quotes.update_id asc
         limit 1
@@ -61,6 +66,8 @@ sequenced as (
     -- update's book, column by column (scalar lags cost a third of one array lag: no array
     -- built per update). Times are whole epoch microseconds in float8 (exact below 2^53).
     select
+        exchange,
+        market,
         symbol,
         round(date_part('epoch', quoted_at) * 1000000) as quoted_us,
         round(date_part('epoch', lead(quoted_at) over by_update) * 1000000) as next_quoted_us,
@@ -73,13 +80,15 @@ sequenced as (
         {{ previous_or_prior('ask_price', 3) }} as previous_ask_price,
         {{ previous_or_prior('ask_qty', 4) }} as previous_ask_qty
     from window_quotes
-    window by_update as (partition by symbol order by quoted_at, update_id)
+    window by_update as (partition by exchange, market, symbol order by quoted_at, update_id)
 ),
 
 events as (
     -- e_n of Cont, Kukanov and Stoikov (2014), eq. (10); null for an update without a
     -- predecessor.
     select
+        exchange,
+        market,
         symbol,
         floor(quoted_us / 300000000) * 300000000 as bucket_us,
         quoted_us,
@@ -120,6 +129,8 @@ segments as (
 bucket_sums as (
     -- Per bucket with updates; only its last update can spill into the next bucket.
     select
+        exchange,
+        market,
         symbol,
         bucket_us,
         count(*) as l1_update_count,
@@ -133,12 +144,14 @@ bucket_sums as (
         sum(spill_us) filter (where obi is not null) as spilled_obi_covered_us,
         sum(spill_us) as spilled_us
     from segments
-    group by symbol, bucket_us
+    group by exchange, market, symbol, bucket_us
 ),
 
 prior_states as (
     -- The prior update's state, carried into the first bucket read until the first update read.
     select
+        prior_quotes.exchange,
+        prior_quotes.market,
         prior_quotes.symbol,
         round(date_part('epoch', prior_quotes.range_start_at) * 1000000) as range_start_us,
         (prior_quotes.book[2] - prior_quotes.book[4])
@@ -154,6 +167,8 @@ carried_in as (
     -- The state set by the last update of a bucket, carried into the next bucket; and the
     -- prior update's state, carried into the first bucket read until the first update read.
     select
+        exchange,
+        market,
         symbol,
         bucket_us + 300000000 as bucket_us,
         spilled_obi_us as obi_us,
@@ -165,6 +180,8 @@ carried_in as (
     union all
 
     select
+        exchange,
+        market,
         symbol,
         range_start_us as bucket_us,
         obi * carried_us as obi_us,
@@ -176,17 +193,21 @@ carried_in as (
 
 carried as (
     select
+        exchange,
+        market,
         symbol,
         bucket_us,
         sum(obi_us) as obi_us,
         sum(obi_covered_us) as obi_covered_us,
         sum(covered_us) as covered_us
     from carried_in
-    group by symbol, bucket_us
+    group by exchange, market, symbol, bucket_us
 ),
 
 combined as (
     select
+        coalesce(bucket_sums.exchange, carried.exchange) as exchange,
+        coalesce(bucket_sums.market, carried.market) as market,
         coalesce(bucket_sums.symbol, carried.symbol) as symbol,
         to_timestamp(coalesce(bucket_sums.bucket_us, carried.bucket_us) / 1000000) as bucket_start_at,
         coalesce(bucket_sums.l1_update_count, 0) as l1_update_count,
@@ -199,7 +220,7 @@ combined as (
     from bucket_sums
     full outer join carried
         on
-            bucket_sums.symbol = carried.symbol
+            {{ same_instrument('bucket_sums', 'carried') }}
             and bucket_sums.bucket_us = carried.bucket_us
 ),
 
@@ -211,6 +232,8 @@ candle_buckets as (
 final as (
     -- A bucket without any update has no OFI and no OBI, whatever state it inherited.
     select
+        combined.exchange,
+        combined.market,
         combined.symbol,
         combined.bucket_start_at,
         combined.l1_update_count,
@@ -224,7 +247,9 @@ final as (
         combined.obi_l1_close
     from combined
     inner join candle_buckets
-        on combined.symbol = candle_buckets.symbol and combined.bucket_start_at = candle_buckets.bucket_start_at
+        on
+            {{ same_instrument('combined', 'candle_buckets') }}
+            and combined.bucket_start_at = candle_buckets.bucket_start_at
 )
 
 select final.*

@@ -9,17 +9,19 @@
 {%- set whale = sniper_var('whale_min_notional') %}
 
 with window_bounds as (
-    {{ features_window_bounds() }}
+    {{ window_bounds('5m') }}
 ),
 
 window_trades as (
-    -- The window's time range for all symbols, in primary key order (a symbol's own bounds
-    -- are applied per bucket, at the end).
+    -- The window's time range for all instruments, in primary key order (an instrument's
+    -- own bounds are applied per bucket, at the end).
     {{ window_filter(ref('stg_raw__trades'), 'traded_at') }}
 ),
 
 range_starts as (
     select
+        exchange,
+        market,
         symbol,
         least(
             date_trunc('day', window_start_at, 'UTC'),
@@ -38,10 +40,10 @@ earlier_trades as (
         select trades.*
         from {{ ref('stg_raw__trades') }} as trades
         where
-            trades.symbol = range_starts.symbol
+            {{ same_instrument('trades', 'range_starts') }}
             and trades.traded_at >= range_starts.lookback_start_at
             and trades.traded_at < range_starts.range_start_at
-        -- the primary key's order; offset 0 keeps the lateral an index range per symbol
+        -- the primary key's order; offset 0 keeps the lateral an index range per instrument
         order by trades.traded_at, trades.trade_id
         offset 0
     ) as earlier
@@ -52,6 +54,8 @@ taker_orders as (
     -- timestamp and side: they are one order for the whale threshold. Grouped per
     -- timestamp (both sides in one row), the window's trades in their primary key order.
     select
+        exchange,
+        market,
         symbol,
         traded_at,
         sum(qty) filter (where not is_buyer_maker) as buy_qty,
@@ -59,11 +63,13 @@ taker_orders as (
         sum(quote_qty) filter (where not is_buyer_maker) as buy_notional,
         sum(quote_qty) filter (where is_buyer_maker) as sell_notional
     from window_trades
-    group by symbol, traded_at
+    group by exchange, market, symbol, traded_at
 
     union all
 
     select
+        exchange,
+        market,
         symbol,
         traded_at,
         sum(qty) filter (where not is_buyer_maker) as buy_qty,
@@ -71,11 +77,13 @@ taker_orders as (
         sum(quote_qty) filter (where not is_buyer_maker) as buy_notional,
         sum(quote_qty) filter (where is_buyer_maker) as sell_notional
     from earlier_trades
-    group by symbol, traded_at
+    group by exchange, market, symbol, traded_at
 ),
 
 buckets as (
     select
+        exchange,
+        market,
         symbol,
         {{ bucket_start('5m', 'traded_at') }} as bucket_start_at,
         count(buy_qty) + count(sell_qty) as taker_order_count,
@@ -86,7 +94,7 @@ buckets as (
         coalesce(sum(buy_qty) filter (where buy_notional >= {{ whale }}), 0) as whale_buy_volume,
         coalesce(sum(sell_qty) filter (where sell_notional >= {{ whale }}), 0) as whale_sell_volume
     from taker_orders
-    group by symbol, {{ bucket_start('5m', 'traded_at') }}
+    group by exchange, market, symbol, {{ bucket_start('5m', 'traded_at') }}
 ),
 
 deltas as (
@@ -100,6 +108,8 @@ deltas as (
 
 cumulative as (
     select
+        exchange,
+        market,
         symbol,
         bucket_start_at,
         taker_order_count,
@@ -116,9 +126,9 @@ cumulative as (
         sum(whale_volume_delta) over rolling as whale_cvd_rolling
     from deltas
     window
-        utc_day as (partition by symbol, day_start_at order by bucket_start_at),
+        utc_day as (partition by exchange, market, symbol, day_start_at order by bucket_start_at),
         rolling as (
-            partition by symbol order by bucket_start_at
+            partition by exchange, market, symbol order by bucket_start_at
             range between {{ rolling_span }} preceding and current row
         )
 ),
@@ -132,7 +142,9 @@ final as (
     select cumulative.*
     from cumulative
     inner join candle_buckets
-        on cumulative.symbol = candle_buckets.symbol and cumulative.bucket_start_at = candle_buckets.bucket_start_at
+        on
+            {{ same_instrument('cumulative', 'candle_buckets') }}
+            and cumulative.bucket_start_at = candle_buckets.bucket_start_at
 )
 
 select final.*

@@ -1,15 +1,15 @@
 {{
     config(
-        unique_key=['symbol', 'side', 'first_seen_at'],
+        unique_key=['exchange', 'market', 'symbol', 'side', 'first_seen_at'],
         meta={'retention_timeframe': '5m'},
-        indexes=[{'columns': ['symbol', 'bucket_start_at']}],
+        indexes=[{'columns': ['exchange', 'market', 'symbol', 'bucket_start_at']}],
     )
 }}
 
 with window_bounds as (
     -- Follows the level intervals: from the day of the last event materialized to the end
     -- of what the intervals hold (or the explicit window).
-    {{ window_bounds(ref('int_features__iceberg_intervals'), '5m') }}
+    {{ window_bounds('5m') }}
 ),
 
 intervals as (
@@ -20,13 +20,15 @@ touched as (
     -- The levels the window saw; each is rebuilt from all its intervals, also those of
     -- earlier windows, so a level that spans two windows is one event.
     select distinct
+        intervals.exchange,
+        intervals.market,
         intervals.symbol,
         intervals.side,
         intervals.episode_started_at
     from intervals
     inner join window_bounds
         on
-            intervals.symbol = window_bounds.symbol
+            {{ same_instrument('intervals', 'window_bounds') }}
             and intervals.quoted_at >= window_bounds.window_start_at
             and intervals.quoted_at < window_bounds.window_end_at
 ),
@@ -36,13 +38,15 @@ level_intervals as (
     from intervals
     inner join touched
         on
-            intervals.symbol = touched.symbol
+            {{ same_instrument('intervals', 'touched') }}
             and intervals.side = touched.side
             and intervals.episode_started_at = touched.episode_started_at
 ),
 
 events as (
     select
+        exchange,
+        market,
         symbol,
         side,
         episode_started_at as first_seen_at,
@@ -55,7 +59,7 @@ events as (
         coalesce(sum(hidden_qty_added), 0) as hidden_volume,
         avg((displayed_after = displayed_before)::int::float8) filter (where is_refill) as same_size_refill_share
     from level_intervals
-    group by symbol, side, episode_started_at
+    group by exchange, market, symbol, side, episode_started_at
 ),
 
 final as (
@@ -63,6 +67,8 @@ final as (
     -- empties) with probability one half; refills of exactly the same size, the mark of
     -- an iceberg's fixed clip, count fully, others half.
     select
+        exchange,
+        market,
         symbol,
         side,
         price,

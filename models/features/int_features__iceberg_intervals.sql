@@ -1,10 +1,13 @@
 {{
     config(
-        unique_key=['symbol', 'side', 'quoted_at', 'update_id'],
+        unique_key=['exchange', 'market', 'symbol', 'side', 'quoted_at', 'update_id'],
         meta={'retention_timeframe': '5m'},
-        indexes=[{'columns': ['symbol', 'bucket_start_at']}],
+        indexes=[{'columns': ['exchange', 'market', 'symbol', 'bucket_start_at']}],
     )
 }}
+
+-- Features follow the candles: built after candles_5m, in every window build of `candles+`.
+-- depends_on: {{ ref('candles_5m') }}
 
 {%- set lookback = "interval '" ~ sniper_var('iceberg_lookback_minutes') ~ " minutes'" %}
 {#- Sizes are compared as whole numbers of lots of 1e-8 (Binance's smallest size step),
@@ -13,12 +16,15 @@
 {%- set lot = 100000000 %}
 
 with window_bounds as (
-    {{ features_window_bounds() }}
+    {{ window_bounds('5m') }}
 ),
 
 range_starts as (
-    -- Where the window's time range (all symbols) begins: rows before it are read per symbol.
+    -- Where the window's time range (all instruments) begins: rows before it are read per
+    -- instrument.
     select
+        exchange,
+        market,
         symbol,
         window_start_at - {{ lookback }} as lookback_start_at,
         window_start_at as range_start_at
@@ -37,10 +43,10 @@ earlier_trades as (
         select trades.*
         from {{ ref('stg_raw__trades') }} as trades
         where
-            trades.symbol = range_starts.symbol
+            {{ same_instrument('trades', 'range_starts') }}
             and trades.traded_at >= range_starts.lookback_start_at
             and trades.traded_at < range_starts.range_start_at
-        -- the primary key's order; offset 0 keeps the lateral an index range per symbol
+        -- the primary key's order; offset 0 keeps the lateral an index range per instrument
         order by trades.traded_at, trades.trade_id
         offset 0
     ) as earlier
@@ -57,10 +63,10 @@ earlier_quotes as (
         select quotes.*
         from {{ ref('stg_raw__l1_quotes') }} as quotes
         where
-            quotes.symbol = range_starts.symbol
+            {{ same_instrument('quotes', 'range_starts') }}
             and quotes.quoted_at >= range_starts.lookback_start_at
             and quotes.quoted_at < range_starts.range_start_at
-        -- the primary key's order; offset 0 keeps the lateral an index range per symbol
+        -- the primary key's order; offset 0 keeps the lateral an index range per instrument
         order by quotes.quoted_at, quotes.update_id
         offset 0
     ) as earlier
@@ -68,6 +74,8 @@ earlier_quotes as (
 
 trades as (
     select
+        exchange,
+        market,
         symbol,
         traded_at as event_at,
         0 as event_kind,
@@ -88,6 +96,8 @@ quotes as (
     -- price, bid size, ask price, ask size). The float8 epoch keeps distinct microseconds
     -- apart (its resolution is 2.4e-7 s today) and update ids fit exactly (< 2^53).
     select
+        exchange,
+        market,
         symbol,
         quoted_at as event_at,
         1 as event_kind,
@@ -116,7 +126,7 @@ with_book as (
     select
         *,
         max(book) over (
-            partition by symbol order by event_at, event_kind, event_id
+            partition by exchange, market, symbol order by event_at, event_kind, event_id
             rows between unbounded preceding and 1 preceding
         ) as book_before
     from tape
@@ -125,6 +135,8 @@ with_book as (
 touches as (
     -- Taker volume that hit the quoted best level: a sell at the bid, a buy at the ask.
     select
+        exchange,
+        market,
         symbol,
         event_at,
         event_kind,
@@ -149,7 +161,7 @@ running as (
         sum(ask_touch_lots) over to_date as ask_touched_lots
     from touches
     window to_date as (
-        partition by symbol order by event_at, event_kind, event_id
+        partition by exchange, market, symbol order by event_at, event_kind, event_id
         rows between unbounded preceding and current row
     )
 ),
@@ -160,6 +172,8 @@ quote_steps as (
     -- quote's starts a new one). The first quote read starts an episode too, which may
     -- have begun before it (before the look-back).
     select
+        exchange,
+        market,
         symbol,
         event_at as quoted_at,
         event_id as update_id,
@@ -173,7 +187,7 @@ quote_steps as (
     from running
     where event_kind = 1
     window by_quote as (
-        partition by symbol order by event_at, event_kind, event_id
+        partition by exchange, market, symbol order by event_at, event_kind, event_id
         rows between unbounded preceding and 1 preceding
     )
 ),
@@ -186,6 +200,8 @@ executions as (
 intervals as (
     -- One row per quote and side where taker volume hit the level the previous quote showed.
     select
+        executions.exchange,
+        executions.market,
         executions.symbol,
         sides.side,
         executions.quoted_at,
@@ -226,6 +242,8 @@ refills as (
 refilled_levels as (
     -- Only levels that refilled at least once can become icebergs: the few worth ordering.
     select distinct
+        exchange,
+        market,
         symbol,
         side,
         episode_started_at
@@ -242,11 +260,11 @@ to_date as (
     from refills
     inner join refilled_levels
         on
-            refills.symbol = refilled_levels.symbol
+            {{ same_instrument('refills', 'refilled_levels') }}
             and refills.side = refilled_levels.side
             and refills.episode_started_at = refilled_levels.episode_started_at
     window episode_to_date as (
-        partition by refills.symbol, refills.side, refills.episode_started_at
+        partition by refills.exchange, refills.market, refills.symbol, refills.side, refills.episode_started_at
         order by refills.quoted_at, refills.update_id
         rows between unbounded preceding and current row
     )
@@ -268,7 +286,7 @@ icebergs as (
         bool_or(is_confirmed) over level as is_iceberg,
         max(quoted_at) over level as level_last_quoted_at
     from confirmed
-    window level as (partition by symbol, side, episode_started_at)
+    window level as (partition by exchange, market, symbol, side, episode_started_at)
 ),
 
 hidden_increments as (
@@ -280,7 +298,8 @@ hidden_increments as (
             when is_confirmed
                 then greatest(
                     hidden_to_date - coalesce(max(hidden_to_date) filter (where is_confirmed) over (
-                        partition by symbol, side, episode_started_at order by quoted_at, update_id
+                        partition by exchange, market, symbol, side, episode_started_at
+                        order by quoted_at, update_id
                         rows between unbounded preceding and 1 preceding
                     ), 0),
                     0
@@ -292,6 +311,8 @@ hidden_increments as (
 
 final as (
     select
+        hidden_increments.exchange,
+        hidden_increments.market,
         hidden_increments.symbol,
         {{ bucket_start('5m', 'hidden_increments.quoted_at') }} as bucket_start_at,
         hidden_increments.side,
@@ -311,7 +332,7 @@ final as (
     from hidden_increments
     inner join window_bounds
         on
-            hidden_increments.symbol = window_bounds.symbol
+            {{ same_instrument('hidden_increments', 'window_bounds') }}
             and hidden_increments.quoted_at < window_bounds.window_end_at
             and (
                 hidden_increments.quoted_at >= window_bounds.window_start_at

@@ -1,11 +1,12 @@
--- One row per load of trades (a raw.load_ledger row of the warehouse's market whose
--- data_kind is a key of var trade_load_coverage): the span of time it covers. The one
+-- One row per load of trades (a raw.load_ledger row, of any instrument, whose data_kind
+-- is a key of var trade_load_coverage): the span of time it covers. The one
 -- place that turns a load into covered time; trade_coverage merges these spans, and
 -- materialization_days knows from them which days a load touched, and when.
 with ledger as (
     select * from {{ ref('stg_raw__load_ledger') }}
     where
-        market = '{{ sniper_var('market') }}'
+        exchange is not null
+        and market is not null
         and symbol is not null
         and first_event_at is not null
         and last_event_at is not null
@@ -14,6 +15,8 @@ with ledger as (
 classified as (
     select
         load_id,
+        exchange,
+        market,
         symbol,
         loaded_at,
         first_event_at,
@@ -29,6 +32,8 @@ classified as (
 load_spans as (
     select
         load_id,
+        exchange,
+        market,
         symbol,
         loaded_at,
         case

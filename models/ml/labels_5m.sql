@@ -1,4 +1,4 @@
--- One row per symbol and 5-minute bucket: the triple-barrier outcome of entering long and
+-- One row per instrument and 5-minute bucket: the triple-barrier outcome of entering long and
 -- short at the bucket's close. Barriers sit at multiples of recent volatility (the sample
 -- stdev of the last `label_vol_lookback_buckets` 5m log returns, scaled to the horizon; no
 -- label before that many returns exist);
@@ -7,6 +7,8 @@
 -- as the stop (the conservative reading of a bar whose path inside is unknown).
 with candles as (
     select
+        exchange,
+        market,
         symbol,
         bucket_start_at,
         high,
@@ -18,17 +20,21 @@ with candles as (
 
 with_returns as (
     select
+        exchange,
+        market,
         symbol,
         bucket_start_at,
         close,
         is_complete,
         ln(close / lag(close) over by_time) as log_return
     from candles
-    window by_time as (partition by symbol order by bucket_start_at)
+    window by_time as (partition by exchange, market, symbol order by bucket_start_at)
 ),
 
 entries as (
     select
+        exchange,
+        market,
         symbol,
         bucket_start_at,
         bucket_start_at + interval '5 minutes' as entry_at,
@@ -38,13 +44,15 @@ entries as (
     from with_returns
     where is_complete
     window lookback as (
-        partition by symbol order by bucket_start_at
+        partition by exchange, market, symbol order by bucket_start_at
         rows between {{ sniper_var('label_vol_lookback_buckets') - 1 }} preceding and current row
     )
 ),
 
 barriers as (
     select
+        exchange,
+        market,
         symbol,
         bucket_start_at,
         entry_at,
@@ -66,6 +74,8 @@ paths as (
     -- entries whatever the planner estimates. (Joined on a computed bucket key, a stale row
     -- estimate of freshly written candles turned the join quadratic: 42 s for 2,592 candles.)
     select
+        barriers.exchange,
+        barriers.market,
         barriers.symbol,
         barriers.bucket_start_at,
         barriers.entry_at,
@@ -90,7 +100,7 @@ paths as (
             candles_5m.is_complete
         from {{ ref('candles_5m') }} as candles_5m
         where
-            candles_5m.symbol = barriers.symbol
+            {{ same_instrument('candles_5m', 'barriers') }}
             and candles_5m.bucket_start_at > barriers.bucket_start_at
             and candles_5m.bucket_start_at
             <= barriers.bucket_start_at + interval '{{ sniper_var('label_horizon_buckets') * 5 }} minutes'
@@ -102,6 +112,8 @@ paths as (
 
 first_touches as (
     select
+        exchange,
+        market,
         symbol,
         bucket_start_at,
         entry_at,
@@ -115,6 +127,8 @@ first_touches as (
         max(close) filter (where step_number = {{ sniper_var('label_horizon_buckets') }}) as horizon_close
     from paths
     group by
+        exchange,
+        market,
         symbol,
         bucket_start_at,
         entry_at,
@@ -128,6 +142,8 @@ first_touches as (
 
 outcomes as (
     select
+        exchange,
+        market,
         symbol,
         bucket_start_at,
         entry_at,
@@ -146,6 +162,8 @@ outcomes as (
 
 final as (
     select
+        exchange,
+        market,
         symbol,
         bucket_start_at,
         entry_at,

@@ -1,4 +1,4 @@
--- One row per symbol and 5-minute bucket: the bucket's features (known at its close), both
+-- One row per instrument and 5-minute bucket: the bucket's features (known at its close), both
 -- sides' triple-barrier outcomes of entering at that close, and the day's and month's
 -- regime. Regimes are for splitting and reporting only, never features: a day's regime is
 -- computed from that day's close, which lies in the entry's future.
@@ -7,9 +7,9 @@ with features_5m as (
 ),
 
 features as (
-    -- Scale-free versions of the order-flow features, so one model can pool symbols whose
+    -- Scale-free versions of the order-flow features, so one model can pool instruments whose
     -- sizes differ by orders of magnitude; rolling ones look back only (this bucket and
-    -- earlier ones of the same symbol).
+    -- earlier ones of the same instrument).
     select
         *,
         volume_delta / nullif(volume, 0) as flow_imbalance,
@@ -22,8 +22,12 @@ features as (
         (iceberg_bid_hidden_volume - iceberg_ask_hidden_volume) / nullif(volume, 0) as iceberg_imbalance
     from features_5m
     window
-        last_3 as (partition by symbol order by bucket_start_at rows between 2 preceding and current row),
-        last_12 as (partition by symbol order by bucket_start_at rows between 11 preceding and current row)
+        last_3 as (
+            partition by exchange, market, symbol order by bucket_start_at rows between 2 preceding and current row
+        ),
+        last_12 as (
+            partition by exchange, market, symbol order by bucket_start_at rows between 11 preceding and current row
+        )
 ),
 
 labels as (
@@ -32,6 +36,8 @@ labels as (
 
 daily_regimes as (
     select
+        exchange,
+        market,
         symbol,
         price_date,
         regime
@@ -40,6 +46,8 @@ daily_regimes as (
 
 monthly_regimes as (
     select
+        exchange,
+        market,
         symbol,
         month_start_date,
         regime
@@ -64,14 +72,14 @@ final as (
         monthly_regimes.regime as month_regime
     from features
     inner join labels
-        on features.symbol = labels.symbol and features.bucket_start_at = labels.bucket_start_at
+        on {{ same_instrument('features', 'labels') }} and features.bucket_start_at = labels.bucket_start_at
     left join daily_regimes
         on
-            features.symbol = daily_regimes.symbol
+            {{ same_instrument('features', 'daily_regimes') }}
             and (labels.entry_at at time zone 'utc')::date = daily_regimes.price_date
     left join monthly_regimes
         on
-            features.symbol = monthly_regimes.symbol
+            {{ same_instrument('features', 'monthly_regimes') }}
             and date_trunc('month', labels.entry_at at time zone 'utc')::date
             = monthly_regimes.month_start_date
 )

@@ -1,21 +1,25 @@
--- One row per symbol: materialized months by regime against the roadmap's requirement.
+-- One row per instrument: materialized months by regime against the roadmap's requirement.
 with coverage as (
     select * from {{ ref('regime_coverage') }}
 ),
 
 counted as (
     select
+        exchange,
+        market,
         symbol,
         count(*) filter (where is_materialized) as materialized_months,
         count(*) filter (where is_materialized and regime = 'bull') as bull_months,
         count(*) filter (where is_materialized and regime = 'bear') as bear_months,
         count(*) filter (where is_materialized and regime = 'sideways') as sideways_months
     from coverage
-    group by 1
+    group by exchange, market, symbol
 ),
 
 final as (
     select
+        exchange,
+        market,
         symbol,
         materialized_months,
         bull_months,

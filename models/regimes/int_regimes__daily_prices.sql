@@ -1,7 +1,9 @@
--- One row per symbol and UTC day with a price: our complete daily candles where they
+-- One row per instrument and UTC day with a price: our complete daily candles where they
 -- exist, the exchange's daily klines for days whose ticks are not materialized yet.
 with candle_days as (
     select
+        exchange,
+        market,
         symbol,
         (bucket_start_at at time zone 'utc')::date as price_date,
         open,
@@ -12,6 +14,8 @@ with candle_days as (
 
 kline_days as (
     select
+        exchange,
+        market,
         symbol,
         (open_at at time zone 'utc')::date as price_date,
         open,
@@ -22,6 +26,8 @@ kline_days as (
 
 combined as (
     select
+        exchange,
+        market,
         symbol,
         price_date,
         open,
@@ -32,6 +38,8 @@ combined as (
     union all
 
     select
+        kline_days.exchange,
+        kline_days.market,
         kline_days.symbol,
         kline_days.price_date,
         kline_days.open,
@@ -41,12 +49,16 @@ combined as (
     where not exists (
         select 1
         from candle_days
-        where candle_days.symbol = kline_days.symbol and candle_days.price_date = kline_days.price_date
+        where
+            {{ same_instrument('candle_days', 'kline_days') }}
+            and candle_days.price_date = kline_days.price_date
     )
 ),
 
 final as (
     select
+        exchange,
+        market,
         symbol,
         price_date,
         open,

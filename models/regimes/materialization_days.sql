@@ -2,7 +2,7 @@
 -- it, so the planner sees a window done the moment its attempt succeeds.
 {{ config(materialized='view') }}
 
--- One row per symbol and UTC day that a load of trades touched: whether the backfill has
+-- One row per instrument and UTC day that a load of trades touched: whether the backfill has
 -- materialized it since its newest load, and whether a retention run expired it. The
 -- backfill planner (python/backfill/planner.py) reads this instead of deciding it again:
 -- it plans the days that are neither materialized nor expired.
@@ -22,6 +22,8 @@ retention_runs as (
 
 load_days as (
     select
+        load_spans.exchange,
+        load_spans.market,
         load_spans.symbol,
         touched.day_date::date as day_date,
         max(load_spans.loaded_at) as last_loaded_at
@@ -33,31 +35,41 @@ load_days as (
             interval '1 day'
         ) as touched (day_date)
     where load_spans.covered_until_at > load_spans.covered_from_at
-    group by load_spans.symbol, touched.day_date::date
+    group by load_spans.exchange, load_spans.market, load_spans.symbol, touched.day_date::date
 ),
 
 backfilled_days as (
     select
+        backfill_runs.exchange,
+        backfill_runs.market,
         backfill_runs.symbol,
         backfill_runs.window_start_date + day_offset.day_number as day_date,
         max(backfill_runs.started_at) as last_backfilled_at
     from backfill_runs
     cross join generate_series(0, backfill_runs.window_days - 1) as day_offset (day_number)
-    group by backfill_runs.symbol, backfill_runs.window_start_date + day_offset.day_number
+    group by
+        backfill_runs.exchange,
+        backfill_runs.market,
+        backfill_runs.symbol,
+        backfill_runs.window_start_date + day_offset.day_number
 ),
 
 expired_until as (
     -- A retention run deletes the buckets ending at or before its cutoff: every day before
     -- the cutoff's day is gone on purpose and is not materialized again.
     select
+        exchange,
+        market,
         symbol,
         (max(cutoff_at) at time zone 'UTC')::date as first_kept_date
     from retention_runs
-    group by symbol
+    group by exchange, market, symbol
 ),
 
 days as (
     select
+        load_days.exchange,
+        load_days.market,
         load_days.symbol,
         load_days.day_date,
         load_days.last_loaded_at,
@@ -69,10 +81,10 @@ days as (
     from load_days
     left join backfilled_days
         on
-            load_days.symbol = backfilled_days.symbol
+            {{ same_instrument('load_days', 'backfilled_days') }}
             and load_days.day_date = backfilled_days.day_date
     left join expired_until
-        on load_days.symbol = expired_until.symbol
+        on {{ same_instrument('load_days', 'expired_until') }}
 )
 
 select * from days

@@ -1,4 +1,4 @@
--- One row per symbol and calendar month with a known price: its regime, and whether all
+-- One row per instrument and calendar month with a known price: its regime, and whether all
 -- of its days have complete minute-level (5m-built) candles.
 with monthly_regimes as (
     select * from {{ ref('regimes_monthly') }}
@@ -10,15 +10,19 @@ daily_candles as (
 
 materialized_days as (
     select
+        exchange,
+        market,
         symbol,
         date_trunc('month', bucket_start_at at time zone 'utc')::date as month_start_date,
         count(*) filter (where is_complete) as complete_days
     from daily_candles
-    group by 1, 2
+    group by exchange, market, symbol, date_trunc('month', bucket_start_at at time zone 'utc')::date
 ),
 
 final as (
     select
+        monthly_regimes.exchange,
+        monthly_regimes.market,
         monthly_regimes.symbol,
         monthly_regimes.month_start_date,
         monthly_regimes.days_in_period as days_in_month,
@@ -31,7 +35,7 @@ final as (
     from monthly_regimes
     left join materialized_days
         on
-            monthly_regimes.symbol = materialized_days.symbol
+            {{ same_instrument('monthly_regimes', 'materialized_days') }}
             and monthly_regimes.month_start_date = materialized_days.month_start_date
 )
 

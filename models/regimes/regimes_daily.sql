@@ -1,4 +1,4 @@
--- One row per symbol and UTC day. A single day rarely trends: its strength is its log
+-- One row per instrument and UTC day. A single day rarely trends: its strength is its log
 -- return over the trailing realized daily volatility (root mean square of the last
 -- `regime_daily_lookback_days` daily log returns, this day included).
 with daily_prices as (
@@ -7,6 +7,8 @@ with daily_prices as (
 
 with_volatility as (
     select
+        exchange,
+        market,
         symbol,
         price_date,
         open,
@@ -17,13 +19,15 @@ with_volatility as (
         count(*) over lookback as lookback_days_observed
     from daily_prices
     window lookback as (
-        partition by symbol order by price_date
+        partition by exchange, market, symbol order by price_date
         rows between {{ sniper_var('regime_daily_lookback_days') - 1 }} preceding and current row
     )
 ),
 
 final as (
     select
+        exchange,
+        market,
         symbol,
         price_date,
         open,

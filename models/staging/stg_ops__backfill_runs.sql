@@ -5,6 +5,8 @@ with source as (
 renamed as (
     select
         attempt_id,
+        exchange,
+        market,
         symbol,
         window_start_date,
         window_days,

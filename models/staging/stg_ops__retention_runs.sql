@@ -7,6 +7,8 @@ renamed as (
         run_id,
         model,
         timeframe,
+        exchange,
+        market,
         symbol,
         cutoff_at,
         deleted_rows,

@@ -1,6 +1,8 @@
 -- No import CTEs, as in stg_raw__trades: a view with a WITH is never flattened into the
 -- query that reads it, which hides the raw index's order and the partitions from callers.
 select
+    exchange,
+    market,
     symbol,
     interval as kline_interval,
     open_at,
@@ -13,8 +15,5 @@ select
     quote_volume,
     trade_count,
     taker_buy_volume,
-    taker_buy_quote_volume,
-    exchange,
-    market
+    taker_buy_quote_volume
 from {{ source('raw', 'klines') }}
-where market = '{{ sniper_var('market') }}'

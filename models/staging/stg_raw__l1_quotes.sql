@@ -4,14 +4,13 @@
 -- order; behind the WITH it sorted the week's 20 million BTCUSDT quotes on disk first
 -- (3 x 430 MB external merge; bench/bench_features.py, docs/features.md).
 select
+    exchange,
+    market,
     symbol,
     update_id,
     ts as quoted_at,
     bid_price,
     bid_qty,
     ask_price,
-    ask_qty,
-    exchange,
-    market
+    ask_qty
 from {{ source('raw', 'l1_quotes') }}
-where market = '{{ sniper_var('market') }}'

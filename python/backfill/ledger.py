@@ -106,9 +106,11 @@ def mark_interrupted(conn: psycopg.Connection) -> int:
 
 def start_attempt(conn: psycopg.Connection, window: PlannedWindow, flow_run_id: str | None) -> int:
     return conn.execute(
-        "insert into ops.backfill_runs (flow_run_id, symbol, window_start_date, window_days, reason, status)"
-        " values (%s, %s, %s, %s, %s, 'running') returning attempt_id",
-        (flow_run_id, window.symbol, window.start, window.days, window.reason),
+        "insert into ops.backfill_runs"
+        " (flow_run_id, exchange, market, symbol, window_start_date, window_days, reason, status)"
+        " values (%s, %s, %s, %s, %s, %s, %s, 'running') returning attempt_id",
+        (flow_run_id, window.instrument.exchange, window.instrument.market, window.instrument.symbol,
+         window.start, window.days, window.reason),
     ).fetchone()[0]
 
 

@@ -23,12 +23,17 @@ from datetime import date, timedelta
 
 import psycopg
 
+from sniper.instruments import EXCHANGE_PATTERN, Instrument
+from sniper.validation import SYMBOL_PATTERN
+
 REGIME_PRIORITY = ("bull", "bear", "sideways")
+# The one instrument of a query's three parameters (exchange, market, symbol).
+INSTRUMENT_IS = "exchange = %s and market = %s and symbol = %s"
 
 
 @dataclass(frozen=True)
 class PlannedWindow:
-    symbol: str
+    instrument: Instrument
     start: date
     days: int
     reason: str
@@ -39,10 +44,10 @@ class PlannedWindow:
 
 
 @dataclass(frozen=True)
-class SymbolState:
-    """What the planner knows of one symbol."""
+class InstrumentState:
+    """What the planner knows of one instrument."""
 
-    symbol: str
+    instrument: Instrument
     tick_days: frozenset[date]  # days a load of trades touched, not expired (materialization_days)
     materialized_days: frozenset[date]  # of those, days materialized since their newest load
     month_regimes: dict[date, tuple[str | None, str]]  # month start -> (regime, label source)
@@ -65,8 +70,8 @@ def _next_month(month: date) -> date:
     return (month + timedelta(days=32)).replace(day=1)
 
 
-def plan_symbol(state: SymbolState, windows: int, window_days: int) -> list[PlannedWindow]:
-    """Up to `windows` windows for one symbol, highest priority first."""
+def plan_instrument(state: InstrumentState, windows: int, window_days: int) -> list[PlannedWindow]:
+    """Up to `windows` windows for one instrument, highest priority first."""
     todo = sorted(state.tick_days - state.materialized_days)
     planned: list[PlannedWindow] = []
     claimed: set[date] = set()
@@ -77,7 +82,7 @@ def plan_symbol(state: SymbolState, windows: int, window_days: int) -> list[Plan
                 return
             if day in claimed:
                 continue
-            window = PlannedWindow(state.symbol, day, window_days, reason)
+            window = PlannedWindow(state.instrument, day, window_days, reason)
             planned.append(window)
             claimed.update(window.start + timedelta(days=i) for i in range(window_days))
 
@@ -130,33 +135,35 @@ def plan_symbol(state: SymbolState, windows: int, window_days: int) -> list[Plan
     return planned
 
 
-def load_state(conn: psycopg.Connection, symbol: str) -> SymbolState:
+def load_state(conn: psycopg.Connection, instrument: Instrument) -> InstrumentState:
+    key = (instrument.exchange, instrument.market, instrument.symbol)
     days = _rows(
         conn,
-        "select day_date, is_materialized from regimes.materialization_days where symbol = %s and not is_expired",
-        (symbol,),
+        "select day_date, is_materialized from regimes.materialization_days"
+        f" where {INSTRUMENT_IS} and not is_expired",
+        key,
     )
     month_regimes = {
         month: (regime, source)
         for month, regime, source in _rows(
             conn,
-            "select month_start_date, regime, label_source from regimes.regime_coverage where symbol = %s",
-            (symbol,),
+            f"select month_start_date, regime, label_source from regimes.regime_coverage where {INSTRUMENT_IS}",
+            key,
         )
     }
     summary = _rows(
         conn,
         "select missing_bull_months, missing_bear_months, missing_sideways_months, missing_months"
-        " from regimes.coverage_summary where symbol = %s",
-        (symbol,),
+        f" from regimes.coverage_summary where {INSTRUMENT_IS}",
+        key,
     )
     if summary:
         bull, bear, sideways, months = summary[0]
     else:
         bull, bear, sideways, months = _required(conn)
     missing = {"bull": bull, "bear": bear, "sideways": sideways, "months": months}
-    return SymbolState(
-        symbol,
+    return InstrumentState(
+        instrument,
         tick_days=frozenset(day for day, _ in days),
         materialized_days=frozenset(day for day, materialized in days if materialized),
         month_regimes=month_regimes,
@@ -185,19 +192,26 @@ def _urgent_regime(conn: psycopg.Connection) -> str | None:
     return diagnosis.get("scarcest_regime") if diagnosis.get("urgent") else None
 
 
-def plan(conn: psycopg.Connection, symbols: list[str], windows_per_symbol: int, window_days: int) -> list[PlannedWindow]:
+def plan(
+    conn: psycopg.Connection, instruments: list[Instrument], windows_per_instrument: int, window_days: int
+) -> list[PlannedWindow]:
     return [
         window
-        for symbol in symbols
-        for window in plan_symbol(load_state(conn, symbol), windows_per_symbol, window_days)
+        for instrument in instruments
+        for window in plan_instrument(load_state(conn, instrument), windows_per_instrument, window_days)
     ]
 
 
-def known_symbols(conn: psycopg.Connection) -> list[str]:
-    """Symbols whose ticks have been loaded, in name order."""
-    return [row[0] for row in conn.execute(
-        "select distinct symbol from raw.load_ledger where symbol is not null and first_ts is not null order by 1"
-    )]
+def known_instruments(conn: psycopg.Connection) -> list[Instrument]:
+    """Instruments with loaded data (raw.load_ledger), in key order."""
+    return sorted(
+        Instrument(exchange, market, symbol)
+        for exchange, market, symbol in conn.execute(
+            "select distinct exchange, market, symbol from raw.load_ledger"
+            " where first_ts is not null and exchange ~ %s and market in ('spot', 'um') and symbol ~ %s",
+            (EXCHANGE_PATTERN.pattern, SYMBOL_PATTERN.pattern),
+        )
+    )
 
 
 def _rows(conn: psycopg.Connection, query: str, params) -> list[tuple]:

@@ -8,11 +8,12 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from sniper.backfill.planner import is_built, known_symbols, plan
+from sniper.backfill.planner import is_built, plan
+from sniper.commands.instrument_args import add_instrument_arguments, chosen_instruments, requested_filters
 from sniper.db.connection import connect
 from sniper.db.migrate import migrate
 from sniper.prefect_env import quiet_prefect
-from sniper.validation import parse_date, parse_symbols
+from sniper.validation import parse_date
 
 console = Console()
 # A second run while one is active is not a mistake: tell the scheduler to try later.
@@ -27,8 +28,8 @@ def register(nouns: argparse._SubParsersAction) -> None:
         ("run", run_once, "run the backfill flow once"),
     ):
         verb = verbs.add_parser(name, help=help_text)
-        verb.add_argument("--symbols", help="comma-separated; default: every symbol with loaded ticks")
-        verb.add_argument("--weeks", type=int, default=1, help="windows per symbol (default 1)")
+        add_instrument_arguments(verb, symbols_help="comma-separated; default: every symbol with loaded data")
+        verb.add_argument("--weeks", type=int, default=1, help="windows per instrument (default 1)")
         verb.add_argument("--window-days", type=int, default=7, choices=range(1, 93), metavar="DAYS")
         verb.set_defaults(handler=handler)
         if name == "run":
@@ -39,17 +40,8 @@ def register(nouns: argparse._SubParsersAction) -> None:
                               help="below this, windows shrink to 3 days")
 
 
-def _requested_symbols(args: argparse.Namespace) -> list[str] | None:
-    """The --symbols list, refused before anything is connected or written; None: every symbol."""
-    return parse_symbols(args.symbols) if args.symbols is not None else None
-
-
-def _symbols(requested: list[str] | None, conn) -> list[str]:
-    return requested if requested is not None else known_symbols(conn)
-
-
 def show_plan(args: argparse.Namespace) -> int:
-    requested = _requested_symbols(args)
+    filters = requested_filters(args)
     with connect() as conn:
         migrate(conn)
         conn.commit()
@@ -57,14 +49,14 @@ def show_plan(args: argparse.Namespace) -> int:
             console.print("nothing planned yet: the warehouse has never been built; `sniper backfill run` builds it,"
                           " then materializes the planned windows")
             return 0
-        symbols = _symbols(requested, conn)
-        windows = plan(conn, symbols, windows_per_symbol=max(1, args.weeks), window_days=args.window_days)
+        instruments = chosen_instruments(conn, filters)
+        windows = plan(conn, instruments, windows_per_instrument=max(1, args.weeks), window_days=args.window_days)
     if not windows:
         console.print("nothing to plan: every loaded day is materialized")
         return 0
-    table = Table("symbol", "window", "days", "why")
+    table = Table("instrument", "window", "days", "why")
     for window in windows:
-        table.add_row(window.symbol, f"{window.start} .. {window.end}", str(window.days), window.reason)
+        table.add_row(window.instrument.key, f"{window.start} .. {window.end}", str(window.days), window.reason)
     console.print(table)
     return 0
 
@@ -75,11 +67,11 @@ def run_once(args: argparse.Namespace) -> int:
 
         raise UserError("--weeks must be at least 1")
     window_start = parse_date(args.window_start, name="--window-start") if args.window_start is not None else None
-    requested = _requested_symbols(args)
+    filters = requested_filters(args)
     with connect() as conn:
         migrate(conn)
         conn.commit()
-        symbols = _symbols(requested, conn)
+        instruments = chosen_instruments(conn, filters)
     from sniper.backfill.ledger import BackfillAlreadyRunning, backfill_lock
 
     try:
@@ -91,7 +83,7 @@ def run_once(args: argparse.Namespace) -> int:
 
             results = backfill(
                 weeks=args.weeks,
-                symbols=symbols,
+                instruments=[instrument.key for instrument in instruments],
                 window_days=args.window_days,
                 sleep_seconds=args.sleep,
                 force_recompute=args.force_recompute,
@@ -105,7 +97,7 @@ def run_once(args: argparse.Namespace) -> int:
         console.print("nothing to do: every loaded day is materialized")
     for result in results:
         console.print(
-            f"{result.symbol} {result.window_start} +{result.window_days}d: "
+            f"{result.instrument} {result.window_start} +{result.window_days}d: "
             f"{result.rows_written:,} rows in {result.seconds:.1f} s ({result.reason})"
         )
     return 0

@@ -89,12 +89,14 @@ def _market() -> str:
 def _backfill() -> str:
     from sniper.flows.backfill import backfill
 
-    windows = backfill(weeks=12, symbols=DEMO_MARKET.symbols, window_days=DEMO_WINDOW_DAYS, sleep_seconds=0)
+    windows = backfill(weeks=12, instruments=[instrument.key for instrument in DEMO_MARKET.instruments],
+                       window_days=DEMO_WINDOW_DAYS, sleep_seconds=0)
     with connect() as conn:
         met = conn.execute(
-            "select symbol, is_requirement_met from regimes.coverage_summary order by symbol"
+            "select exchange || ':' || market || ':' || symbol, is_requirement_met from regimes.coverage_summary"
+            " order by exchange, market, symbol"
         ).fetchall()
-    state = ", ".join(f"{symbol} {'met' if ok else 'NOT met'}" for symbol, ok in met)
+    state = ", ".join(f"{instrument} {'met' if ok else 'NOT met'}" for instrument, ok in met)
     return f"{len(windows)} windows materialized; coverage requirement: {state}"
 
 

@@ -69,12 +69,13 @@ def run_apply(args: argparse.Namespace) -> int:
         return 0
     with connect() as conn:
         rows = conn.execute(
-            "select model, symbol, kept, cutoff_at, deleted_rows from ops.retention_runs where run_id = %s"
-            " order by model, symbol",
+            "select model, exchange || ':' || market || ':' || symbol, kept, cutoff_at, deleted_rows"
+            " from ops.retention_runs where run_id = %s order by model, exchange, market, symbol",
             (run_id,),
         ).fetchall()
-    table = Table("model", "symbol", "keeps", "deleted buckets ending by", "rows deleted", title=f"retention run {run_id}")
-    for model, symbol, kept, cutoff_at, deleted in rows:
-        table.add_row(model, symbol, kept, f"{cutoff_at:%Y-%m-%d %H:%M}", f"{deleted:,}")
+    table = Table("model", "instrument", "keeps", "deleted buckets ending by", "rows deleted",
+                  title=f"retention run {run_id}")
+    for model, instrument, kept, cutoff_at, deleted in rows:
+        table.add_row(model, instrument, kept, f"{cutoff_at:%Y-%m-%d %H:%M}", f"{deleted:,}")
     console.print(table if rows else "the policy keeps everything: nothing deleted")
     return 0

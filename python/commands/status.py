@@ -64,10 +64,10 @@ def _candles(windows: list[warehouse.CandleWindow] | None) -> Table | str:
         return f"candles: {NOT_BUILT} (run `sniper backfill run`)"
     if not windows:
         return "candles: built, but no bucket materialized yet"
-    table = _table("materialized candles", "symbol", "timeframe", "first bucket", "last bucket", "buckets",
+    table = _table("materialized candles", "instrument", "timeframe", "first bucket", "last bucket", "buckets",
                    "complete")
-    for window in sorted(windows, key=lambda w: (w.symbol, warehouse.TIMEFRAMES.index(w.timeframe))):
-        table.add_row(window.symbol, window.timeframe, _at(window.first_bucket_at), _at(window.last_bucket_at),
+    for window in sorted(windows, key=lambda w: (w.instrument, warehouse.TIMEFRAMES.index(w.timeframe))):
+        table.add_row(window.instrument, window.timeframe, _at(window.first_bucket_at), _at(window.last_bucket_at),
                       f"{window.buckets:,}", _share(window.complete_share))
     return table
 
@@ -77,11 +77,11 @@ def _coverage(rows: list[warehouse.Coverage] | None) -> Table | str:
         return f"coverage: {NOT_BUILT} (regimes.coverage_summary)"
     if not rows:
         return "coverage: no month with a known price yet"
-    table = _table("coverage vs requirement (materialized / required months)", "symbol", "months", "bull", "bear",
+    table = _table("coverage vs requirement (materialized / required months)", "instrument", "months", "bull", "bear",
                    "sideways", "requirement")
     for row in rows:
         table.add_row(
-            row.symbol,
+            row.instrument,
             f"{row.materialized_months}/{row.required_months}",
             f"{row.bull_months}/{row.required_bull_months}",
             f"{row.bear_months}/{row.required_bear_months}",
@@ -94,12 +94,12 @@ def _coverage(rows: list[warehouse.Coverage] | None) -> Table | str:
 def _backfill(attempts: list[warehouse.BackfillAttempt] | None) -> Table | str:
     if not attempts:
         return "backfill: no attempt yet"
-    table = _table("last backfill attempts", "started", "symbol", "window", "status", "rows", "seconds",
+    table = _table("last backfill attempts", "started", "instrument", "window", "status", "rows", "seconds",
                    "reason / error", wrap=("reason / error",))
     colours = {"succeeded": "green", "failed": "red", "running": "yellow"}
     for attempt in attempts:
         table.add_row(
-            _at(attempt.started_at), attempt.symbol, f"{attempt.window_start_date} +{attempt.window_days}d",
+            _at(attempt.started_at), attempt.instrument, f"{attempt.window_start_date} +{attempt.window_days}d",
             f"[{colours.get(attempt.status, 'white')}]{attempt.status}[/]",
             "-" if attempt.rows_written is None else f"{attempt.rows_written:,}",
             "-" if attempt.duration_seconds is None else f"{attempt.duration_seconds:.1f}",

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from sniper.errors import UserError
 from sniper.report.relations import relation_exists
+from sniper.report.warehouse import INSTRUMENT_KEY
 from sniper.training.baselines import BaselineTest
 from sniper.training.gate import Alarm, Criterion, Diagnosis
 
@@ -101,7 +102,7 @@ def _mode(counts: Counter) -> str:
 
 def month_regimes(conn: psycopg.Connection, run_id: str, coverage: pd.DataFrame | None) -> dict[str, str]:
     """Each month's regime as the run saw it (its walk-forward predictions' ``month_regime``,
-    the most frequent over symbols), months it did not label filled from regime_coverage."""
+    the most frequent over instruments), months it did not label filled from regime_coverage."""
     labelled = conn.execute(
         "select to_char(bucket_start_at at time zone 'utc', 'YYYY-MM'), month_regime, count(*)"
         " from evaluation.predictions"
@@ -109,8 +110,8 @@ def month_regimes(conn: psycopg.Connection, run_id: str, coverage: pd.DataFrame 
         " group by 1, 2",
         (run_id,),
     ).fetchall()
-    symbols = {row[0] for row in conn.execute(
-        "select distinct symbol from evaluation.predictions where run_id = %s", (run_id,)
+    instruments = {row[0] for row in conn.execute(
+        f"select distinct {INSTRUMENT_KEY} from evaluation.predictions where run_id = %s", (run_id,)
     )}
     votes: dict[str, Counter] = {}
     for month, regime, count in labelled:
@@ -118,7 +119,7 @@ def month_regimes(conn: psycopg.Connection, run_id: str, coverage: pd.DataFrame 
     regimes = {month: _mode(counts) for month, counts in votes.items()}
     if coverage is not None and len(coverage):
         fallback: dict[str, Counter] = {}
-        in_run = coverage[coverage["symbol"].isin(symbols)] if symbols else coverage
+        in_run = coverage[coverage["instrument"].isin(instruments)] if instruments else coverage
         for row in in_run.dropna(subset=["regime"]).itertuples():
             month = pd.Timestamp(row.month_start_date).strftime("%Y-%m")
             fallback.setdefault(month, Counter())[row.regime] += 1
@@ -129,11 +130,13 @@ def month_regimes(conn: psycopg.Connection, run_id: str, coverage: pd.DataFrame 
 
 def load_coverage(conn: psycopg.Connection) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     coverage = (
-        _frame(conn, f"select * from {COVERAGE_TABLE} order by symbol, month_start_date")
+        _frame(conn, f"select {INSTRUMENT_KEY} as instrument, * from {COVERAGE_TABLE}"
+                     " order by exchange, market, symbol, month_start_date")
         if relation_exists(conn, COVERAGE_TABLE) else None
     )
     summary = (
-        _frame(conn, f"select * from {COVERAGE_SUMMARY_TABLE} order by symbol")
+        _frame(conn, f"select {INSTRUMENT_KEY} as instrument, * from {COVERAGE_SUMMARY_TABLE}"
+                     " order by exchange, market, symbol")
         if relation_exists(conn, COVERAGE_SUMMARY_TABLE) else None
     )
     return coverage, summary

@@ -217,9 +217,9 @@ def coverage_summary_table(data: ReportData) -> str:
     for row in summary.itertuples():
         counts = [(row.materialized_months, row.required_months), (row.bull_months, row.required_bull_months),
                   (row.bear_months, row.required_bear_months), (row.sideways_months, row.required_sideways_months)]
-        rows.append([_td(escape(row.symbol))] + [_td(f"{int(have)} / {int(need)}", "num") for have, need in counts]
+        rows.append([_td(escape(row.instrument))] + [_td(f"{int(have)} / {int(need)}", "num") for have, need in counts]
                     + [_td("met" if row.is_requirement_met else "not met", "result")])
-    return _table(["symbol", "materialized months", "bull", "bear", "sideways", "requirement"],
+    return _table(["instrument", "materialized months", "bull", "bear", "sideways", "requirement"],
                   rows, table_id="coverage-summary",
                   row_classes=["pass" if met else "fail" for met in summary["is_requirement_met"]])
 

@@ -6,7 +6,7 @@ paths (no fonts to fetch), and every link to the outside (DOCTYPE, RDF metadata,
 XML namespaces, which HTML5 does not need for inline ``<svg>``) is stripped: the page
 references no URL at all. Elements a reader (or a test) may want to find carry an
 ``id`` (matplotlib's ``gid``): ``winrate-bar-<month>``, ``alarm-<month>``,
-``band-<month>-<regime>``, ``equity-<fold>``, ``coverage-cell-<symbol>-<month>-<state>``,
+``band-<month>-<regime>``, ``equity-<fold>``, ``coverage-cell-<instrument>-<month>-<state>``,
 ``importance-<column>``, ``sharpe-<evaluation>-<regime>``, ``drawdown-<evaluation>-<regime>``,
 ``side-long-overall`` and ``side-long-<month>``.
 """
@@ -268,43 +268,43 @@ def feature_importance(importance: dict[str, float]) -> str:
 
 
 def coverage_heatmap(coverage: pd.DataFrame) -> str:
-    """Months x symbols coloured by the month's regime; faded and hatched where not materialized."""
-    symbols = sorted(coverage["symbol"].unique())
+    """Months x instruments coloured by the month's regime; faded and hatched where not materialized."""
+    instruments = sorted(coverage["instrument"].unique())
     periods = pd.PeriodIndex(pd.to_datetime(coverage["month_start_date"]), freq="M")
     months = pd.period_range(periods.min(), periods.max(), freq="M")
     column = {period: index for index, period in enumerate(months)}
     annotate = len(months) <= MAX_ANNOTATED_MONTHS
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(12, 0.42 * len(symbols) + 1.9), layout="constrained")
+        fig = Figure(figsize=(12, 0.42 * len(instruments) + 1.9), layout="constrained")
         ax = fig.add_subplot()
         regimes = []
         for row, period in zip(coverage.itertuples(), periods, strict=True):
             regime = row.regime if isinstance(row.regime, str) else None
             regimes.append(regime)
             materialized = bool(row.is_materialized)
-            x, y = column[period], symbols.index(row.symbol)
+            x, y = column[period], instruments.index(row.instrument)
             state = "materialized" if materialized else "not-materialized"
             ax.add_patch(Rectangle(
                 (x, y), 1, 1, facecolor=regime_colour(regime) if materialized else faded(regime_colour(regime)),
-                edgecolor="#8a8a8a", linewidth=0, hatch=None if materialized else "//", gid=f"coverage-cell-{row.symbol}-{period}-{state}",
+                edgecolor="#8a8a8a", linewidth=0, hatch=None if materialized else "//", gid=f"coverage-cell-{row.instrument}-{period}-{state}",
             ))
             if annotate:
                 text = (regime or "?") if materialized else f"{regime or '?'}\n{row.complete_days}/{row.days_in_month} d"
                 ax.text(x + 0.5, y + 0.5, text, ha="center", va="center", fontsize=7,
                         color="white" if materialized else "#222222")
-        ax.hlines(range(len(symbols) + 1), 0, len(months), color="white", linewidth=1.5)
-        ax.vlines(range(len(months) + 1), 0, len(symbols), color="white", linewidth=1.5)
+        ax.hlines(range(len(instruments) + 1), 0, len(months), color="white", linewidth=1.5)
+        ax.vlines(range(len(months) + 1), 0, len(instruments), color="white", linewidth=1.5)
         step = max(1, math.ceil(len(months) / 24))
         ax.set_xticks([index + 0.5 for index in range(0, len(months), step)],
                       [str(months[index]) for index in range(0, len(months), step)],
                       rotation=45 if len(months) > 12 else 0)
-        ax.set_yticks([index + 0.5 for index in range(len(symbols))], symbols)
+        ax.set_yticks([index + 0.5 for index in range(len(instruments))], instruments)
         ax.set_xlim(0, len(months))
-        ax.set_ylim(len(symbols), 0)
+        ax.set_ylim(len(instruments), 0)
         ax.tick_params(length=0)
         for spine in ax.spines.values():
             spine.set_visible(False)
-        ax.set_title("Regime coverage: month regime per symbol (hatched and faded: not materialized yet)")
+        ax.set_title("Regime coverage: month regime per instrument (hatched and faded: not materialized yet)")
         handles = _regime_handles(regimes) + [
             Patch(facecolor=faded(UNLABELLED_COLOUR), edgecolor="#8a8a8a", hatch="//", label="not materialized")
         ]

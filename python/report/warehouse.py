@@ -17,12 +17,14 @@ from sniper.report.relations import relation_exists
 
 # Candle models, in the order they are shown (models/candles, macros/timeframes.sql).
 TIMEFRAMES = ("5m", "15m", "1h", "4h", "1d", "1w", "1mo")
+# An instrument as one value, its key exchange:market:SYMBOL (python/instruments.py).
+INSTRUMENT_KEY = "exchange || ':' || market || ':' || symbol"
 
 
 @dataclass(frozen=True)
 class CandleWindow:
     timeframe: str
-    symbol: str
+    instrument: str
     first_bucket_at: datetime
     last_bucket_at: datetime
     buckets: int
@@ -31,7 +33,7 @@ class CandleWindow:
 
 @dataclass(frozen=True)
 class Coverage:
-    symbol: str
+    instrument: str
     materialized_months: int
     bull_months: int
     bear_months: int
@@ -46,7 +48,7 @@ class Coverage:
 @dataclass(frozen=True)
 class BackfillAttempt:
     attempt_id: int
-    symbol: str
+    instrument: str
     window_start_date: date
     window_days: int
     reason: str
@@ -72,7 +74,7 @@ class TrainingRun:
 
 
 def candle_windows(conn: psycopg.Connection) -> list[CandleWindow] | None:
-    """Per timeframe and symbol: first and last bucket, bucket count, share of complete buckets."""
+    """Per timeframe and instrument: first and last bucket, bucket count, share of complete buckets."""
     windows: list[CandleWindow] = []
     built = False
     for timeframe in TIMEFRAMES:
@@ -80,10 +82,10 @@ def candle_windows(conn: psycopg.Connection) -> list[CandleWindow] | None:
             continue
         built = True
         query = sql.SQL(
-            "select symbol, min(bucket_start_at), max(bucket_start_at), count(*),"
+            "select {instrument}, min(bucket_start_at), max(bucket_start_at), count(*),"
             " (count(*) filter (where is_complete))::float8 / count(*)"
-            " from {table} group by symbol order by symbol"
-        ).format(table=sql.Identifier("candles", f"candles_{timeframe}"))
+            " from {table} group by exchange, market, symbol order by exchange, market, symbol"
+        ).format(instrument=sql.SQL(INSTRUMENT_KEY), table=sql.Identifier("candles", f"candles_{timeframe}"))
         windows += [CandleWindow(timeframe, *row) for row in conn.execute(query)]
     return windows if built else None
 
@@ -91,15 +93,17 @@ def candle_windows(conn: psycopg.Connection) -> list[CandleWindow] | None:
 def coverage(conn: psycopg.Connection) -> list[Coverage] | None:
     if not relation_exists(conn, "regimes.coverage_summary"):
         return None
-    columns = ", ".join(Coverage.__dataclass_fields__)
+    columns = ", ".join(_selected(Coverage))
     with conn.cursor(row_factory=class_row(Coverage)) as cursor:
-        return cursor.execute(f"select {columns} from regimes.coverage_summary order by symbol").fetchall()
+        return cursor.execute(
+            f"select {columns} from regimes.coverage_summary order by exchange, market, symbol"
+        ).fetchall()
 
 
 def backfill_attempts(conn: psycopg.Connection, limit: int = 5) -> list[BackfillAttempt] | None:
     if not relation_exists(conn, "ops.backfill_runs"):
         return None
-    columns = ", ".join(BackfillAttempt.__dataclass_fields__)
+    columns = ", ".join(_selected(BackfillAttempt))
     with conn.cursor(row_factory=class_row(BackfillAttempt)) as cursor:
         return cursor.execute(
             f"select {columns} from ops.backfill_runs order by started_at desc, attempt_id desc limit %s", (limit,)
@@ -115,3 +119,9 @@ def training_runs(conn: psycopg.Connection, limit: int = 5) -> list[TrainingRun]
         return cursor.execute(
             f"select {columns} from evaluation.model_runs order by created_at desc, run_id desc limit %s", (limit,)
         ).fetchall()
+
+
+def _selected(row_type) -> list[str]:
+    """The select list of a row dataclass: its fields, the instrument as its key."""
+    return [f"{INSTRUMENT_KEY} as instrument" if name == "instrument" else name
+            for name in row_type.__dataclass_fields__]

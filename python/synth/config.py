@@ -8,7 +8,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from sniper.instruments import Instrument
+
 Regime = Literal["bull", "bear", "sideways"]
+# The generator's instruments: exchange `synthetic`, spot (python/synth/ticks.py writes them).
+SYNTHETIC_EXCHANGE = "synthetic"
+SYNTHETIC_MARKET = "spot"
 
 
 class RegimeParams(BaseModel):
@@ -73,6 +78,10 @@ class SynthConfig(BaseModel):
         if not value:
             raise ValueError("the regime schedule needs at least one month")
         return value
+
+    @property
+    def instruments(self) -> list[Instrument]:
+        return [Instrument(SYNTHETIC_EXCHANGE, SYNTHETIC_MARKET, symbol) for symbol in self.symbols]
 
     def regime_of_month(self, month_index: int) -> Regime:
         """The regime of the month_index-th calendar month from the start (schedule cycles)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sniper.synth.config import SYNTHETIC_EXCHANGE, SYNTHETIC_MARKET
 from sniper.synth.paths import MinutePath, symbol_key
 
 BANDS_PCT = (1, 2, 3, 4, 5)
@@ -35,8 +36,8 @@ def depth_bands_for_span(path: MinutePath, symbol: str, seed: int, first_hour: i
     origin = np.datetime64(path.origin.replace(tzinfo=None), "us")
     return pd.DataFrame(
         {
-            "exchange": "synthetic",
-            "market": "spot",
+            "exchange": SYNTHETIC_EXCHANGE,
+            "market": SYNTHETIC_MARKET,
             "symbol": symbol,
             "ts": origin + (minute * 60_000_000).astype("timedelta64[us]"),
             "side": side,

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from sniper.synth import black_scholes as bs
+from sniper.synth.config import SYNTHETIC_EXCHANGE
 from sniper.synth.paths import symbol_key
 
 DAYS_PER_YEAR = 365.0
@@ -57,7 +58,7 @@ def chain_snapshot(symbol: str, seed: int, at: datetime, spot: float, atm_vol: f
     underlying = underlying_of(symbol)
     return pd.DataFrame(
         {
-            "exchange": "synthetic",
+            "exchange": SYNTHETIC_EXCHANGE,
             "underlying": underlying,
             "instrument": [
                 f"{underlying}-{expiry:%d%b%y}".upper() + f"-{strike:g}-{'C' if call else 'P'}"

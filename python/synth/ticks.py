@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sniper.synth.config import SynthConfig, start_price, tick_size
+from sniper.synth.config import SYNTHETIC_EXCHANGE, SYNTHETIC_MARKET, SynthConfig, start_price, tick_size
 from sniper.synth.paths import MinutePath, symbol_key
 
 US_PER_MINUTE = 60_000_000
@@ -202,8 +202,8 @@ class TickGenerator:
             (bid_qty if iceberg.side == "bid" else ask_qty)[active] = iceberg.display_qty
         return pd.DataFrame(
             {
-                "exchange": "synthetic",
-                "market": "spot",
+                "exchange": SYNTHETIC_EXCHANGE,
+                "market": SYNTHETIC_MARKET,
                 "symbol": self.symbol,
                 "update_id": first_hour * IDS_PER_HOUR + np.arange(1, len(t_us) + 1),
                 "ts": self._timestamps(t_us),
@@ -217,8 +217,8 @@ class TickGenerator:
     def _finish_trades(self, trades: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(
             {
-                "exchange": "synthetic",
-                "market": "spot",
+                "exchange": SYNTHETIC_EXCHANGE,
+                "market": SYNTHETIC_MARKET,
                 "symbol": self.symbol,
                 "trade_id": trades["trade_id"].to_numpy(),
                 "ts": self._timestamps(trades["t_us"].to_numpy(dtype=np.int64)),

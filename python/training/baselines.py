@@ -1,9 +1,9 @@
 """What a model must beat on its own test days (entries at random, always long, always short),
 and Hansen's test of Superior Predictive Ability (arch's ``SPA``) that it does.
 
-Every baseline trades as often as the model: on each UTC day and symbol it enters as many
+Every baseline trades as often as the model: on each UTC day and instrument it enters as many
 times as the model did, at buckets drawn at random among that day's scored rows, under the
-simulation's rules (one position per symbol, the model's stake, fees in the returns):
+simulation's rules (one position per instrument, the model's stake, fees in the returns):
 
 * ``random``: any bucket, either side (each scored row of the day equally likely);
 * ``always_long`` / ``always_short``: any bucket, that side only.
@@ -69,18 +69,18 @@ def _day_counts(trades: pd.DataFrame) -> dict[tuple[str, int], int]:
     if trades.empty:
         return {}
     days = pd.to_datetime(trades["entry_at"], utc=True).to_numpy("datetime64[ns]").astype(np.int64) // NS_PER_DAY
-    counts = pd.Series(1, index=pd.MultiIndex.from_arrays([trades["symbol"].to_numpy(), days])).groupby(level=[0, 1]).sum()
-    return {(str(symbol), int(day)): int(n) for (symbol, day), n in counts.items()}
+    counts = pd.Series(1, index=pd.MultiIndex.from_arrays([trades["instrument"].to_numpy(), days])).groupby(level=[0, 1]).sum()
+    return {(str(instrument), int(day)): int(n) for (instrument, day), n in counts.items()}
 
 
 def random_entries(rows: pd.DataFrame, counts: dict[tuple[str, int], int], rng: np.random.Generator) -> np.ndarray:
-    """Positions of ``rows`` to enter: per symbol and day up to ``counts[(symbol, day)]``
-    buckets drawn at random, no two of a symbol open at once (``[entry_at, exit_at)`` apart).
+    """Positions of ``rows`` to enter: per instrument and day up to ``counts[(instrument, day)]``
+    buckets drawn at random, no two of an instrument open at once (``[entry_at, exit_at)`` apart).
 
     Days are taken in time order, a day's rows in a random order; a row is kept unless it
     overlaps a kept one. Fewer are kept only when the day has no room left.
 
-    >>> rows = pd.DataFrame({"symbol": ["A"] * 4,
+    >>> rows = pd.DataFrame({"instrument": ["A"] * 4,
     ...     "entry_at": pd.to_datetime(["2024-01-01 00:00", "2024-01-01 00:05", "2024-01-01 01:00",
     ...                                 "2024-01-02 00:00"], utc=True),
     ...     "exit_at": pd.to_datetime(["2024-01-01 00:30", "2024-01-01 00:35", "2024-01-01 01:30",
@@ -93,14 +93,14 @@ def random_entries(rows: pd.DataFrame, counts: dict[tuple[str, int], int], rng: 
     entry = rows["entry_at"].to_numpy("datetime64[ns]").astype(np.int64)
     exit_ = np.maximum(rows["exit_at"].to_numpy("datetime64[ns]").astype(np.int64), entry + 1)
     days = entry // NS_PER_DAY
-    symbols = rows["symbol"].to_numpy()
+    instruments = rows["instrument"].to_numpy()
     chosen: list[int] = []
-    for symbol in sorted(set(symbols)):
-        mine = np.flatnonzero(symbols == symbol)
+    for instrument in sorted(set(instruments)):
+        mine = np.flatnonzero(instruments == instrument)
         open_entries: list[int] = []
         open_exits: list[int] = []  # sorted too: kept trades never overlap
         for day in np.unique(days[mine]):
-            need = counts.get((str(symbol), int(day)), 0)
+            need = counts.get((str(instrument), int(day)), 0)
             if need == 0:
                 continue
             kept = 0
@@ -135,13 +135,13 @@ def baseline_daily_returns(
     key: int = 0,
 ) -> dict[str, pd.Series]:
     """Each baseline's daily returns over ``start..end``: the mean of ``config.draws`` random strategies
-    that enter, per symbol and day, as often as the model's ``trades`` did.
+    that enter, per instrument and day, as often as the model's ``trades`` did.
 
     ``scored`` are the test rows the model scored (``evaluate.score``), ``key`` tells folds
     apart in the seeds, so a run draws the same strategies every time.
     """
     counts = _day_counts(trades)
-    stake = 1.0 / max(scored["symbol"].nunique(), 1)
+    stake = 1.0 / max(scored["instrument"].nunique(), 1)
     out: dict[str, pd.Series] = {}
     for number, baseline in enumerate(BASELINES):
         rows = _candidates(scored, baseline).reset_index(drop=True)

@@ -1,7 +1,9 @@
 """Read the training dataset (ml.training_dataset) with a server-side cursor, only the needed columns.
 
 Rows stream in chunks from a named cursor, so the host holds the selected columns of the
-selected rows once (features as float32), never the whole table or any raw tick.
+selected rows once (features as float32), never the whole table or any raw tick. The
+instrument's three key columns come back as one column, ``instrument``: its key
+``exchange:market:SYMBOL`` (python/instruments.py), what the training code groups by.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import psycopg
 from psycopg import sql
 
 DATASET = ("ml", "training_dataset")
+INSTRUMENT_COLUMNS = ("exchange", "market", "symbol")
 # Columns every run needs besides the features: keys, outcomes, regime.
 BASE_COLUMNS = (
-    "symbol",
+    *INSTRUMENT_COLUMNS,
     "bucket_start_at",
     "entry_at",
     "month_regime",
@@ -35,7 +38,7 @@ def load_dataset(
     columns = [*BASE_COLUMNS, *feature_columns]
     query = sql.SQL(
         "select {columns} from {table} where is_label_complete and entry_at < {end}"
-        " and ({start} is null or entry_at >= {start}) order by entry_at, symbol"
+        " and ({start} is null or entry_at >= {start}) order by entry_at, exchange, market, symbol"
     ).format(
         columns=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
         table=sql.Identifier(*DATASET),
@@ -52,8 +55,10 @@ def load_dataset(
                 chunk[column] = pd.to_numeric(chunk[column], errors="coerce").astype(np.float32)
             chunks.append(chunk)
     if not chunks:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=["instrument", *columns[len(INSTRUMENT_COLUMNS):]])
     frame = pd.concat(chunks, ignore_index=True)
+    frame.insert(0, "instrument", frame["exchange"] + ":" + frame["market"] + ":" + frame["symbol"])
+    frame = frame.drop(columns=list(INSTRUMENT_COLUMNS))
     for column in ("bucket_start_at", "entry_at", "long_exit_at", "short_exit_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame

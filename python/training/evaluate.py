@@ -1,7 +1,7 @@
 """Honest evaluation: walk-forward and leave-one-regime-out folds, each trained, thresholded
 on its own training data, simulated on its test data, and summarized by month and regime.
 
-Input is the dataset (one row per symbol and 5m bucket: features, both sides' triple-barrier
+Input is the dataset (one row per instrument and 5m bucket: features, both sides' triple-barrier
 outcomes, the month's regime). Nothing here shuffles; every number comes from test rows
 that the fold's models never saw.
 """
@@ -84,7 +84,7 @@ def score(frame: pd.DataFrame, models: dict, features: list[str]) -> pd.DataFram
         parts.append(
             pd.DataFrame(
                 {
-                    "symbol": frame["symbol"].to_numpy(),
+                    "instrument": frame["instrument"].to_numpy(),
                     "bucket_start_at": frame["bucket_start_at"].to_numpy(),
                     "entry_at": frame["entry_at"].to_numpy(),
                     "side": side,
@@ -130,8 +130,8 @@ def run_fold(data: pd.DataFrame, fold: Fold, kind: str, features: list[str], con
         column: float(np.mean([models[side].feature_importance().get(column, 0.0) for side in SIDES]))
         for column in features
     }
-    context = scored[["symbol", "entry_at", "side", "bucket_start_at", "month_regime"]]
-    trades = result.trades.merge(context, on=["symbol", "entry_at", "side"], how="left", validate="one_to_one")
+    context = scored[["instrument", "entry_at", "side", "bucket_start_at", "month_regime"]]
+    trades = result.trades.merge(context, on=["instrument", "entry_at", "side"], how="left", validate="one_to_one")
     trials, baselines = {}, {}
     if kind == "walk_forward":
         start, end = scored["entry_at"].min(), scored["entry_at"].max()
@@ -162,7 +162,7 @@ def evaluate(data: pd.DataFrame, features: list[str], config: EvaluationConfig |
         for fold in walk_forward_folds(usable["entry_at"], label_end, config.walk_forward)
     ]
     regime_folds = leave_one_regime_out_folds(
-        usable["entry_at"], label_end, usable["month_regime"], groups=usable["symbol"], config=config.regime_split
+        usable["entry_at"], label_end, usable["month_regime"], groups=usable["instrument"], config=config.regime_split
     )
     results += [run_fold(usable, fold, "unseen_regime", features, config) for fold in regime_folds]
     return results

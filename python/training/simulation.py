@@ -1,6 +1,6 @@
 """Trading simulation for evaluation: which signals become trades, and the equity they make.
 
-Input is one row per symbol, bucket and side that the model scored (columns in
+Input is one row per instrument, bucket and side that the model scored (columns in
 ``REQUIRED_COLUMNS``): ``entry_at`` (UTC bucket time), ``side`` ("long" or
 "short"), ``win_probability`` (the model's output), ``net_return`` (the realized
 return of that side's triple-barrier trade, AFTER fees and slippage: the
@@ -9,14 +9,14 @@ simulation adds no cost) and ``exit_at`` (when the barrier was hit).
 Rules, in order:
 
 1. A row is a signal when ``win_probability >= threshold``.
-2. When both sides of one symbol and bucket signal, the one with the higher
+2. When both sides of one instrument and bucket signal, the one with the higher
    probability is kept; an exact tie keeps neither (the model has no direction).
-3. One position per symbol: a signal is skipped while that symbol's position is
+3. One position per instrument: a signal is skipped while that instrument's position is
    open, i.e. while ``entry_at < exit_at`` of the open trade (a signal in the
    bucket where the previous trade exits may enter).
 4. Sizing: each trade stakes ``stake_fraction`` of the equity realized at its
    entry (closed trades only; exits at the same instant are booked first). By
-   default the fraction is 1 / number of symbols in the input, a fully funded
+   default the fraction is 1 / number of instruments in the input, a fully funded
    equal-weight book. Its P&L, ``stake * net_return``, is booked at its exit.
 5. Daily returns are those of the equity at the end of each UTC day, over every
    day of the evaluation period: a day without an exit has a 0 return, so a
@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sniper.training.metrics import SIDES
 
-REQUIRED_COLUMNS = ("symbol", "entry_at", "side", "win_probability", "net_return", "exit_at")
+REQUIRED_COLUMNS = ("instrument", "entry_at", "side", "win_probability", "net_return", "exit_at")
 DEFAULT_THRESHOLDS = tuple(round(0.50 + 0.01 * step, 2) for step in range(46))  # 0.50, 0.51, ..., 0.95
 DEFAULT_MIN_TRADES = 30
 TIE_TOLERANCE = 1e-12  # expectancies closer than this are equal (float noise of different means)
@@ -48,7 +48,7 @@ class SimulationConfig(BaseModel):
 
     threshold: float = Field(ge=0.0, le=1.0, description="enter when win_probability >= threshold")
     stake_fraction: float | None = Field(
-        default=None, gt=0.0, le=1.0, description="share of realized equity per trade; default 1 / symbols"
+        default=None, gt=0.0, le=1.0, description="share of realized equity per trade; default 1 / instruments"
     )
 
 
@@ -82,34 +82,34 @@ def _validated(rows: pd.DataFrame) -> pd.DataFrame:
         raise ValueError("net_return must be finite and not below -100 %")
     if (frame["exit_at"] < frame["entry_at"]).any():
         raise ValueError("a trade exits before it enters")
-    if frame.duplicated(["symbol", "entry_at", "side"]).any():
-        raise ValueError("more than one row for the same symbol, bucket and side")
+    if frame.duplicated(["instrument", "entry_at", "side"]).any():
+        raise ValueError("more than one row for the same instrument, bucket and side")
     return frame
 
 
 def _one_side_per_bucket(signals: pd.DataFrame) -> pd.DataFrame:
-    ranked = signals.sort_values(["symbol", "entry_at", "win_probability"], ascending=[True, True, False])
-    best = ranked.groupby(["symbol", "entry_at"], sort=False)["win_probability"].transform("max")
+    ranked = signals.sort_values(["instrument", "entry_at", "win_probability"], ascending=[True, True, False])
+    best = ranked.groupby(["instrument", "entry_at"], sort=False)["win_probability"].transform("max")
     at_best = ranked[ranked["win_probability"] == best]
-    tied = at_best.duplicated(["symbol", "entry_at"], keep=False)
+    tied = at_best.duplicated(["instrument", "entry_at"], keep=False)
     return at_best[~tied]
 
 
 def _non_overlapping(signals: pd.DataFrame) -> pd.DataFrame:
     taken: list[int] = []
-    ordered = signals.sort_values(["symbol", "entry_at"], kind="stable")
-    symbols = ordered["symbol"].to_numpy()
+    ordered = signals.sort_values(["instrument", "entry_at"], kind="stable")
+    instruments = ordered["instrument"].to_numpy()
     entries = ordered["entry_at"].to_numpy(dtype="datetime64[ns]").view(np.int64).tolist()
     exits = ordered["exit_at"].to_numpy(dtype="datetime64[ns]").view(np.int64).tolist()
     labels = ordered.index.tolist()
     open_until = None
     for position, label in enumerate(labels):
-        if position == 0 or symbols[position] != symbols[position - 1]:
-            open_until = None  # rows of one symbol are contiguous: a new symbol starts flat
+        if position == 0 or instruments[position] != instruments[position - 1]:
+            open_until = None  # rows of one instrument are contiguous: a new instrument starts flat
         if open_until is None or entries[position] >= open_until:
             taken.append(label)
             open_until = exits[position]
-    return signals.loc[taken].sort_values(["entry_at", "symbol"], kind="stable")
+    return signals.loc[taken].sort_values(["entry_at", "instrument"], kind="stable")
 
 
 def _book(trades: pd.DataFrame, stake_fraction: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -165,7 +165,7 @@ def simulate(
     exit so that no trade's P&L falls outside it. Rows must enter within those days.
 
     >>> rows = pd.DataFrame({
-    ...     "symbol": ["BTC", "BTC"], "side": ["long", "long"], "win_probability": [0.7, 0.8],
+    ...     "instrument": ["BTC", "BTC"], "side": ["long", "long"], "win_probability": [0.7, 0.8],
     ...     "entry_at": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 10:05"], utc=True),
     ...     "exit_at": pd.to_datetime(["2024-01-01 10:20", "2024-01-01 10:25"], utc=True),
     ...     "net_return": [0.02, 0.05]})
@@ -174,7 +174,7 @@ def simulate(
     ([0.02], 1.02)
     """
     frame = _validated(rows)
-    stake_fraction = config.stake_fraction or 1.0 / max(frame["symbol"].nunique(), 1)
+    stake_fraction = config.stake_fraction or 1.0 / max(frame["instrument"].nunique(), 1)
     signals = frame[frame["win_probability"] >= config.threshold]
     trades = _non_overlapping(_one_side_per_bucket(signals)).reset_index(drop=True)
     first, last = _period(frame, start, end)
@@ -191,10 +191,10 @@ def book_trades(
     """Equity and daily returns of trades chosen elsewhere (rules 4 and 5 of the module doc).
 
     The rows (``REQUIRED_COLUMNS`` but ``win_probability``) must already obey rules 2 and 3:
-    no two trades of one symbol open at once, else ``ValueError``. ``simulate`` of the same
+    no two trades of one instrument open at once, else ``ValueError``. ``simulate`` of the same
     rows at any threshold they all pass books them identically.
 
-    >>> trades = pd.DataFrame({"symbol": ["BTC", "ETH"], "side": ["long", "short"],
+    >>> trades = pd.DataFrame({"instrument": ["BTC", "ETH"], "side": ["long", "short"],
     ...     "entry_at": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 10:05"], utc=True),
     ...     "exit_at": pd.to_datetime(["2024-01-01 10:20", "2024-01-02 00:25"], utc=True),
     ...     "net_return": [0.02, -0.01]})
@@ -202,9 +202,9 @@ def book_trades(
     >>> [round(value, 6) for value in daily.tolist()]   # +0.5 * 2 % on day one, -0.5 * 1 % of 1.01 on day two
     [0.01, -0.00495]
     """
-    frame = _validated(trades.assign(win_probability=1.0)).sort_values(["entry_at", "symbol"], kind="stable")
+    frame = _validated(trades.assign(win_probability=1.0)).sort_values(["entry_at", "instrument"], kind="stable")
     if len(_non_overlapping(frame)) != len(frame):
-        raise ValueError("trades of one symbol overlap: choose them with the one-position rule first")
+        raise ValueError("trades of one instrument overlap: choose them with the one-position rule first")
     first, last = _period(frame, start, end)
     return _booked(frame.reset_index(drop=True), stake_fraction, first, last)
 
@@ -277,7 +277,7 @@ def choose_threshold(train_probs, train_returns, search: ThresholdSearch | None 
     candidates keeping at least ``min_trades`` of them, the one with the highest mean
     net return per trade wins; ties (within ``TIE_TOLERANCE``) go to the lowest
     threshold, which keeps more evidence.
-    Rows are counted as trades without the one-position-per-symbol rule, so
+    Rows are counted as trades without the one-position-per-instrument rule, so
     ``n_trades`` counts signals, which may overlap in time. ``None`` when no
     candidate keeps ``min_trades`` rows: the fold has too little training data.
 

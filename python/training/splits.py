@@ -191,7 +191,7 @@ def leave_one_regime_out_folds(
     """One fold per regime R: test on every sample of R, train on the others minus purge and embargo.
 
     The left-out regime's samples form runs (spells) of consecutive samples in time
-    order; with ``groups`` (e.g. the symbol, when regimes are per symbol and month)
+    order; with ``groups`` (e.g. the instrument, when regimes are per instrument and month)
     runs, purge and embargo are taken within each group, otherwise over all samples.
     Each spell's span is purged from training and followed by the embargo.
 

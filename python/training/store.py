@@ -89,23 +89,29 @@ def _fold_name(result: FoldResult) -> str:
 
 def _predictions(run_id: str, result: FoldResult) -> pd.DataFrame:
     scored = result.scored
-    taken = set(zip(result.trades["symbol"], result.trades["entry_at"], result.trades["side"])) if len(result.trades) else set()
+    taken = set(zip(result.trades["instrument"], result.trades["entry_at"], result.trades["side"])) if len(result.trades) else set()
     return pd.DataFrame(
         {
             "run_id": run_id,
             "evaluation": result.kind,
             "fold": _fold_name(result),
-            "symbol": scored["symbol"],
+            **_instrument_columns(scored["instrument"]),
             "bucket_start_at": scored["bucket_start_at"],
             "side": scored["side"],
             "win_probability": scored["win_probability"],
             "threshold": result.threshold if result.threshold is not None else np.nan,
-            "is_trade": [key in taken for key in zip(scored["symbol"], scored["entry_at"], scored["side"])],
+            "is_trade": [key in taken for key in zip(scored["instrument"], scored["entry_at"], scored["side"])],
             "net_return": scored["net_return"],
             "exit_at": scored["exit_at"],
             "month_regime": scored["month_regime"],
         }
     )
+
+
+def _instrument_columns(keys: pd.Series) -> dict[str, pd.Series]:
+    """exchange, market and symbol of each exchange:market:SYMBOL key (python/instruments.py)."""
+    parts = keys.astype(str).str.split(":", n=2, expand=True).reindex(columns=range(3))
+    return {"exchange": parts[0], "market": parts[1], "symbol": parts[2]}
 
 
 def _equity(run_id: str, result: FoldResult) -> pd.DataFrame:

@@ -10,16 +10,20 @@ with hours as (
 
 window_span as (
     select
+        exchange,
+        market,
         symbol,
         min(bucket_start_at) as first_hour_start_at,
         max(bucket_start_at) + interval '1 hour' as last_hour_end_at
     from hours
-    group by symbol
+    group by exchange, market, symbol
 ),
 
 from_trades as (
     -- One pass over the window's trades: hourly buckets straight from the ticks.
     select
+        trades.exchange,
+        trades.market,
         trades.symbol,
         date_trunc('hour', trades.traded_at, 'UTC') as bucket_start_at,
         max(trades.price) as high_price,
@@ -31,13 +35,15 @@ from_trades as (
     from window_span
     inner join {{ ref('stg_raw__trades') }} as trades
         on
-            window_span.symbol = trades.symbol
+            {{ same_instrument('window_span', 'trades') }}
             and window_span.first_hour_start_at <= trades.traded_at
             and window_span.last_hour_end_at > trades.traded_at
-    group by trades.symbol, date_trunc('hour', trades.traded_at, 'UTC')
+    group by trades.exchange, trades.market, trades.symbol, date_trunc('hour', trades.traded_at, 'UTC')
 )
 
 select
+    hours.exchange,
+    hours.market,
     hours.symbol,
     hours.bucket_start_at,
     hours.open,
@@ -49,7 +55,7 @@ select
 from hours
 left join from_trades
     on
-        hours.symbol = from_trades.symbol
+        {{ same_instrument('hours', 'from_trades') }}
         and hours.bucket_start_at = from_trades.bucket_start_at
 where
     from_trades.symbol is null

@@ -1,29 +1,35 @@
--- Assert per symbol and UTC day of the run's window, the 5m candles hold exactly the trades.
+-- Assert per instrument and UTC day of the run's window, the 5m candles hold exactly the trades.
 -- Same trade count, same volume (relative 1e-9); a day with trades but no candles fails too.
 -- Both sides are read for the window only, so the test's cost follows the window, not the history.
 with window_candle_days as (
     select
+        exchange,
+        market,
         symbol,
         date_trunc('day', bucket_start_at, 'UTC') as day_start_at,
         sum(volume) as volume,
         sum(trade_count) as trade_count
     from {{ ref('candles_5m') }}
     where {{ window_test_filter("date_trunc('day', bucket_start_at, 'UTC')", '1d') }}
-    group by symbol, date_trunc('day', bucket_start_at, 'UTC')
+    group by exchange, market, symbol, date_trunc('day', bucket_start_at, 'UTC')
 ),
 
 day_range as (
     select
+        exchange,
+        market,
         symbol,
         min(day_start_at) as first_day_start_at,
         max(day_start_at) as last_day_start_at
     from window_candle_days
-    group by symbol
+    group by exchange, market, symbol
 ),
 
 window_days as (
-    -- Every day from each symbol's first to its last day in the window, candles or not.
+    -- Every day from each instrument's first to its last day in the window, candles or not.
     select
+        day_range.exchange,
+        day_range.market,
         day_range.symbol,
         window_day.day_start_at
     from day_range
@@ -36,6 +42,8 @@ trade_days as (
     -- One pass over the trades of the window's days (bounds as init plans, so only the
     -- window's weekly partitions are scanned).
     select
+        exchange,
+        market,
         symbol,
         date_trunc('day', traded_at, 'UTC') as day_start_at,
         sum(qty) as volume,
@@ -44,11 +52,13 @@ trade_days as (
     where
         traded_at >= (select min(day_range.first_day_start_at) from day_range)
         and traded_at < (select date_add(max(day_range.last_day_start_at), interval '1 day', 'UTC') from day_range)
-    group by symbol, date_trunc('day', traded_at, 'UTC')
+    group by exchange, market, symbol, date_trunc('day', traded_at, 'UTC')
 ),
 
 compared as (
     select
+        window_days.exchange,
+        window_days.market,
         window_days.symbol,
         window_days.day_start_at,
         coalesce(window_candle_days.volume, 0) as candle_volume,
@@ -58,11 +68,11 @@ compared as (
     from window_days
     left join trade_days
         on
-            window_days.symbol = trade_days.symbol
+            {{ same_instrument('window_days', 'trade_days') }}
             and window_days.day_start_at = trade_days.day_start_at
     left join window_candle_days
         on
-            window_days.symbol = window_candle_days.symbol
+            {{ same_instrument('window_days', 'window_candle_days') }}
             and window_days.day_start_at = window_candle_days.day_start_at
 )
 

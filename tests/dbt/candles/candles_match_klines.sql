@@ -1,7 +1,9 @@
--- Assert our complete candles equal the exchange's klines where raw.klines has the same symbol, timeframe, open time.
+-- Assert our complete candles equal the exchange's klines where raw.klines has the same instrument, timeframe, open time.
 -- Over the run's window; where no kline is loaded there is nothing to compare.
 with klines as (
     select
+        exchange,
+        market,
         symbol,
         case kline_interval when '1M' then '1mo' else kline_interval end as timeframe,
         open_at,
@@ -23,6 +25,8 @@ candles as (
 )
 
 select
+    klines.exchange,
+    klines.market,
     klines.symbol,
     klines.timeframe,
     klines.open_at,
@@ -35,7 +39,7 @@ select
 from klines
 inner join candles
     on
-        klines.symbol = candles.symbol
+        {{ same_instrument('klines', 'candles') }}
         and klines.timeframe = candles.timeframe
         and klines.open_at = candles.bucket_start_at
 where

@@ -1,7 +1,7 @@
 {#- Assert a candle row is internally consistent: low <= open, close <= high; volumes add up
     (taker buy + taker sell = volume, relative 1e-9); vwap lies within [low, high]; the first
     trade id is not after the last; an empty bucket has no trades, no volume, no vwap and
-    open = high = low = close (the previous close; null only before a symbol's first trade);
+    open = high = low = close (the previous close; null only before an instrument's first trade);
     a bucket with trades is not empty and knows its first and last trade. -#}
 {% test candle_consistent(model) %}
 

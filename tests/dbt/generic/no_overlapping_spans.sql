@@ -1,6 +1,7 @@
-{#- Assert that no two spans of one `partition_by` value overlap or meet: each row's span
-    [from_column, until_column) starts after the previous one ended (merged coverage). -#}
-{% test no_overlapping_spans(model, partition_by='symbol', from_column='covered_from_at',
+{#- Assert that no two spans of one `partition_by` value (columns, comma-separated; by default
+    the instrument) overlap or meet: each row's span [from_column, until_column) starts after
+    the previous one ended (merged coverage). -#}
+{% test no_overlapping_spans(model, partition_by='exchange, market, symbol', from_column='covered_from_at',
                              until_column='covered_until_at') %}
 
 with ordered as (
