@@ -7,12 +7,14 @@ bookTicker days after 2024-03-30 are absent, so the server answers 404 as Binanc
 
 from __future__ import annotations
 
+import doctest
 from datetime import date, datetime, timedelta, timezone
 
 import psycopg
 import pytest
 
 from sniper.cli import main
+from sniper.ingest import binance_csv, config, layout, lines
 from sniper.ingest.binance import ArchiveHasNoSymbol, ingest_binance, not_published_line
 from sniper.ingest.config import BinanceRequest, FileRequest, RetryPolicy
 from sniper.ingest.layout import ArchiveName
@@ -352,3 +354,10 @@ def test_an_update_recorded_live_and_archived_is_one_row(tmp_path, conn):
     result = archived.result
     assert (result.rows_loaded, result.rows_duplicate, result.rows_rejected) == (2, 3, 0)
     assert stored(conn, "bookTicker", "BTCUSDT") == sorted(t.row() for t in ticks)
+
+
+@pytest.mark.parametrize("module", [config, layout, lines, binance_csv], ids=lambda m: m.__name__)
+def test_the_documented_examples_hold(module):
+    """The docstring examples: the end of a still-published range, monthly paths, UTC text times, month bounds."""
+    result = doctest.testmod(module, verbose=False)
+    assert result.attempted > 0 and result.failed == 0
