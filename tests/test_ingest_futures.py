@@ -14,7 +14,8 @@ import psycopg
 import pytest
 
 from sniper.cli import main
-from sniper.ingest import binance_csv, config, layout, lines
+from sniper.ingest import binance_csv, config, layout
+from sniper.ingest import lines as line_batches
 from sniper.ingest.binance import ArchiveHasNoSymbol, ingest_binance, not_published_line
 from sniper.ingest.config import BinanceRequest, FileRequest, RetryPolicy
 from sniper.ingest.layout import ArchiveName
@@ -356,7 +357,7 @@ def test_an_update_recorded_live_and_archived_is_one_row(tmp_path, conn):
     assert stored(conn, "bookTicker", "BTCUSDT") == sorted(t.row() for t in ticks)
 
 
-@pytest.mark.parametrize("module", [config, layout, lines, binance_csv], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [config, layout, line_batches, binance_csv], ids=lambda m: m.__name__)
 def test_the_documented_examples_hold(module):
     """The docstring examples: the end of a still-published range, monthly paths, UTC text times, month bounds."""
     result = doctest.testmod(module, verbose=False)
