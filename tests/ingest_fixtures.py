@@ -153,6 +153,7 @@ def write_archive(
 @dataclass
 class ServerLog:
     requests: list[str] = field(default_factory=list)
+    answers: list[tuple[str, int]] = field(default_factory=list)  # (path, HTTP status) of every answer
     # path -> actions to take on its next requests: "503" or "drop" (close without answering)
     faults: dict[str, list[str]] = field(default_factory=dict)
 
@@ -173,6 +174,10 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
                 self.close_connection = True
                 return
         super().do_GET()
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self.log.answers.append((self.path.lstrip("/"), code))
+        super().send_response(code, message)
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (signature of the base class)
         pass

@@ -44,7 +44,8 @@ def test_embedded_cluster_lifecycle(private_home):
     status = run_cli("db", "status", env=env)
     assert status.returncode == 0, status.stderr
     assert "embedded" in status.stdout
-    for table in ("raw.trades", "raw.l1_quotes", "raw.depth_bands", "raw.options_chain", "raw.load_ledger"):
+    for table in ("raw.trades", "raw.l1_quotes", "raw.depth_bands", "raw.options_chain", "raw.futures_metrics",
+                  "raw.funding_rates", "raw.load_ledger"):
         assert table in status.stdout
 
     url = run_cli("db", "url", env=env)

@@ -316,6 +316,8 @@ INSERTS = {
     " ('x', 'BTC', 'BTC-1', '2024-06-03', '2024-06-30', 100, 'call', 1, 0.1, 50, 0.5, {v}, 1, 100, 1)",
     "raw.klines": "insert into raw.klines values ('x', 'spot', 'S', '1d', '2024-06-03', '2024-06-04', {v}, 2, 1, 1,"
     " 1, 1, 1, 0, 0)",
+    "raw.futures_metrics": "insert into raw.futures_metrics values ('x', 'um', 'S', '2024-06-03', 1, 1, 1, {v}, 1, 1)",
+    "raw.funding_rates": "insert into raw.funding_rates values ('x', 'um', 'S', '2024-06-03', 8, {v} - 0.5)",
 }
 
 

@@ -16,12 +16,15 @@ from sniper.db.connection import connect
 from sniper.db.migrate import migrate
 from sniper.errors import UserError
 from sniper.ingest.binance import SOURCE_KIND as BINANCE_KIND
-from sniper.ingest.binance import DayOutcome, archive_names, ingest_binance
-from sniper.ingest.binance_csv import TARGET_TABLE
+from sniper.ingest.archive_kinds import LAYOUTS
+from sniper.ingest.binance import DayOutcome, archive_names, ingest_binance, not_published_line
 from sniper.ingest.config import (
+    ARCHIVE_KINDS,
     DEFAULT_BASE_URL,
     DEFAULT_CHUNK_ROWS,
     KLINE_INTERVALS,
+    MARKETS,
+    PUBLISHED_RANGES,
     BinanceRequest,
     FileRequest,
     RetryPolicy,
@@ -40,15 +43,21 @@ def register(nouns: argparse._SubParsersAction) -> None:
     ingest = nouns.add_parser("ingest", help="load real market data: Binance archives, recordings, options chains")
     verbs = ingest.add_subparsers(dest="verb", required=True, parser_class=type(ingest))
 
+    futures_only = sorted({kind for market, kind in PUBLISHED_RANGES if market == "um"} - {
+        kind for market, kind in PUBLISHED_RANGES if market == "spot"})
     binance = verbs.add_parser(
         "binance",
-        help="daily Binance public archives, checksum-verified",
-        description="Load Binance daily archives for the days START <= day < END (END is exclusive: "
-        "--start 2024-06-01 --end 2024-06-08 loads seven days). Each archive is verified against its "
-        ".CHECKSUM before a row is loaded; days already in the ledger are skipped without downloading.",
+        help="Binance public archives (daily; fundingRate monthly), checksum-verified",
+        description="Load Binance archives for the days START <= day < END (END is exclusive: "
+        "--start 2024-06-01 --end 2024-06-08 loads seven days; a monthly kind loads the months those days "
+        "touch). Each archive is verified against its .CHECKSUM before a row is loaded; files already in the "
+        "ledger are skipped without downloading. A 404 outside the range Binance publishes a kind for is "
+        "reported as not published, not as a failure.",
     )
-    binance.add_argument("--market", required=True, choices=["spot", "um"], help="spot or USD-M futures (um)")
-    binance.add_argument("--kind", required=True, choices=["trades", "aggTrades", "klines"])
+    binance.add_argument("--market", required=True, choices=MARKETS, help="spot or USD-M futures (um)")
+    binance.add_argument(
+        "--kind", required=True, choices=ARCHIVE_KINDS, help=f"{', '.join(futures_only)}: um only"
+    )
     binance.add_argument("--symbol", required=True, help="e.g. BTCUSDT")
     binance.add_argument("--start", required=True, help="first day, YYYY-MM-DD (UTC)")
     binance.add_argument("--end", required=True, help="day after the last, YYYY-MM-DD (exclusive)")
@@ -135,16 +144,24 @@ def run_binance(args: argparse.Namespace) -> int:
         with RichFileProgress() as progress:
             outcomes = ingest_binance(conn, request, progress=progress)
         _print_days(outcomes)
+        not_published = not_published_line(request, outcomes)
+        if not_published:
+            console.print(not_published, soft_wrap=True, markup=False)
         _print_ledger_summary(conn, request)
     return _report_failures([o.message for o in outcomes if not o.ok])
 
 
 def _print_days(outcomes: list[DayOutcome]) -> None:
-    table = Table("day", "status", "rows loaded", "rejected", "duplicates", "note")
-    for o in outcomes:
+    """One row per file, except those not published (named in one line after the table)."""
+    shown = [o for o in outcomes if o.status != "not published"]
+    if not shown:
+        return
+    table = Table("month" if shown[0].name.cadence == "monthly" else "day", "status", "rows loaded", "rejected",
+                  "duplicates", "note")
+    for o in shown:
         r = o.result
         table.add_row(
-            o.day.isoformat(),
+            o.label,
             o.status,
             f"{r.rows_loaded:,}" if r else "-",
             f"{r.rows_rejected:,}" if r else "-",
@@ -157,10 +174,11 @@ def _print_days(outcomes: list[DayOutcome]) -> None:
 def _print_ledger_summary(conn: psycopg.Connection, request: BinanceRequest) -> None:
     sources = [name.relative_path for name in archive_names(request)]
     held = ledger_rows(conn, source_kind=BINANCE_KIND, sources=sources, limit=len(sources))
-    table_name = TARGET_TABLE[request.kind]
+    layout = LAYOUTS[request.kind]
+    table_name, time_column = layout.table, layout.time_column
     start = datetime.combine(request.start, time(), tzinfo=timezone.utc)
     end = datetime.combine(request.end, time(), tzinfo=timezone.utc)
-    time_column = "open_at" if request.kind == "klines" else "ts"
+    unit = "months" if request.published.cadence == "monthly" else "days"
     extra = " and interval = %(interval)s" if request.kind == "klines" else ""
     count = conn.execute(
         f"select count(*) from {table_name} where exchange = 'binance' and market = %(market)s"  # noqa: S608
@@ -168,7 +186,7 @@ def _print_ledger_summary(conn: psycopg.Connection, request: BinanceRequest) -> 
         {"market": request.market, "symbol": request.symbol, "start": start, "end": end, "interval": request.interval},
     ).fetchone()[0]
     console.print(
-        f"ledger: {len(held)} of {len(sources)} days held for {request.symbol} {request.market} {request.data_kind} "
+        f"ledger: {len(held)} of {len(sources)} {unit} held for {request.symbol} {request.market} {request.data_kind} "
         f"({sum(row.rows_loaded for row in held):,} rows, {sum(row.rows_rejected for row in held):,} rejected); "
         f"{table_name} holds {count:,} rows for {request.start} <= day < {request.end}"
     )

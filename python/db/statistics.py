@@ -15,8 +15,11 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-# The raw tables the dbt models read (see models/staging/_staging__sources.yml).
-ANALYZED_TABLES = ("trades", "l1_quotes", "depth_bands", "options_chain", "klines", "load_ledger")
+# The raw tables the dbt models read (see models/staging/_staging__sources.yml), and the
+# USD-M futures tables their staging models will read (migration 0011).
+ANALYZED_TABLES = (
+    "trades", "l1_quotes", "depth_bands", "options_chain", "klines", "futures_metrics", "funding_rates", "load_ledger",
+)
 
 
 def analyze_raw(conn: psycopg.Connection) -> None:

@@ -16,6 +16,8 @@ RAW_TABLES = [
     ("depth_bands", "ts"),
     ("options_chain", "ts"),
     ("klines", "open_at"),
+    ("futures_metrics", "ts"),
+    ("funding_rates", "ts"),
     ("load_ledger", "loaded_at"),
     ("load_rejects", "rejected_at"),
     ("load_failures", "failed_at"),

@@ -1,8 +1,13 @@
-"""`sniper ingest binance`: daily public archives, verified, loaded, ledgered, day by day.
+"""`sniper ingest binance`: public archives, verified, loaded, ledgered, file by file.
 
-Each day is independent: a missing day (404) or a bad archive is reported and recorded
-in raw.load_failures, and the other days still load. Days already in the ledger are
-not even downloaded again, so a re-run after any failure or crash loads only the rest.
+Each file (a day, or a month for fundingRate) is independent: a bad archive or a 404
+inside the kind's published range is reported and recorded in raw.load_failures, and
+the other files still load. A 404 outside the published range (config.PUBLISHED_RANGES)
+is "not published": reported in one line, not a failure. When every requested file
+answered 404 and at least one lies inside the range, the archive does not have the
+symbol: that is the user's mistake, refused with nothing written. Files already in the
+ledger are not even downloaded again, so a re-run after any failure or crash loads only
+the rest.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from typing import Literal
 import psycopg
 
 from sniper.db.copy import ensure_week_partitions
-from sniper.ingest.binance_csv import EXCHANGE, ArchiveContentError, ArchiveContext, iter_batches
+from sniper.errors import UserError
+from sniper.ingest.archive_kinds import archive_context, iter_batches
+from sniper.ingest.binance_csv import EXCHANGE, ArchiveContentError
 from sniper.ingest.config import BinanceRequest
 from sniper.ingest.fetch import ArchiveSource, DirSource, FetchError, HttpSource, MissingFile
 from sniper.ingest.layout import ArchiveName, ChecksumFormatError, parse_checksum
@@ -28,24 +35,41 @@ from sniper.ingest.progress import FileProgress, NoProgress
 from sniper.ingest.writer import PARTITIONED_TABLES, ChecksumConflict, LoadResult, SourceFile, load_file
 
 SOURCE_KIND = "binance"
-Status = Literal["loaded", "already loaded", "missing", "failed"]
+Status = Literal["loaded", "already loaded", "missing", "not published", "failed"]
 
 
 class DayFailure(Exception):
     """This day's archive cannot be loaded; nothing of it was."""
 
 
+class ArchiveHasNoSymbol(UserError):
+    """Every requested file answered 404, some inside the kind's published range: no such symbol there."""
+
+
 @dataclass(frozen=True)
 class DayOutcome:
-    day: date
-    source: str
+    """What became of one file of the request (a day, or a month for a monthly kind)."""
+
+    name: ArchiveName
     status: Status
     message: str = ""
     result: LoadResult | None = None
 
     @property
+    def day(self) -> date:
+        return self.name.day
+
+    @property
+    def label(self) -> str:
+        return self.name.label
+
+    @property
+    def source(self) -> str:
+        return self.name.relative_path
+
+    @property
     def ok(self) -> bool:
-        return self.status in ("loaded", "already loaded")
+        return self.status in ("loaded", "already loaded", "not published")
 
 
 def archive_source(request: BinanceRequest) -> ArchiveSource:
@@ -56,8 +80,13 @@ def archive_source(request: BinanceRequest) -> ArchiveSource:
 
 def archive_names(request: BinanceRequest) -> list[ArchiveName]:
     return [
-        ArchiveName(request.market, request.kind, request.symbol, day, request.interval) for day in request.days
+        ArchiveName(request.market, request.kind, request.symbol, period, request.interval)
+        for period in request.periods
     ]
+
+
+def utc_today() -> date:
+    return datetime.now(timezone.utc).date()
 
 
 def ingest_binance(
@@ -66,31 +95,76 @@ def ingest_binance(
     *,
     progress: FileProgress | None = None,
     source: ArchiveSource | None = None,
+    today: date | None = None,
 ) -> list[DayOutcome]:
-    """Load every day of the request that the ledger does not hold yet; one outcome per day."""
+    """Load every file of the request that the ledger does not hold yet; one outcome per file.
+
+    ``today`` (UTC) decides where a still-published kind's range ends (yesterday, or last
+    month). Raises ArchiveHasNoSymbol, before recording anything, when every requested
+    file answered 404 and some of them lie inside the published range.
+    """
     progress = progress or NoProgress()
     source = source or archive_source(request)
+    today = today or utc_today()
+    published = request.published
     names = archive_names(request)
     done = loaded_sources(conn, SOURCE_KIND, [name.relative_path for name in names])
     outcomes = []
     for name in names:
-        path = name.relative_path
-        if path in done:
-            outcomes.append(DayOutcome(name.day, path, "already loaded"))
+        if name.relative_path in done:
+            outcomes.append(DayOutcome(name, "already loaded"))
             continue
         try:
             result = ingest_day(conn, request, source, name, progress)
         except MissingFile as error:
-            outcome = DayOutcome(name.day, path, "missing", f"no archive for {name.day}: {error}")
+            if published.covers(name.day, today):
+                outcome = DayOutcome(name, "missing", f"no archive for {name.label}: {error}")
+            else:
+                outcome = DayOutcome(name, "not published", published.describe())
         except (DayFailure, FetchError, ChecksumConflict) as error:
-            outcome = DayOutcome(name.day, path, "failed", f"{name.zip_name}: {error}")
+            outcome = DayOutcome(name, "failed", f"{name.zip_name}: {error}")
+            record_failure(conn, SOURCE_KIND, name.relative_path, outcome.message)
         else:
             status: Status = "already loaded" if result.already_loaded else "loaded"
-            outcome = DayOutcome(name.day, path, status, result=result)
-        if not outcome.ok:
-            record_failure(conn, SOURCE_KIND, path, outcome.message)
+            outcome = DayOutcome(name, status, result=result)
         outcomes.append(outcome)
+    _refuse_a_symbol_the_archive_lacks(request, outcomes)
+    for outcome in outcomes:
+        if outcome.status == "missing":
+            record_failure(conn, SOURCE_KIND, outcome.source, outcome.message)
     return outcomes
+
+
+def _refuse_a_symbol_the_archive_lacks(request: BinanceRequest, outcomes: list[DayOutcome]) -> None:
+    answered_404 = all(o.status in ("missing", "not published") for o in outcomes)
+    if not answered_404 or not any(o.status == "missing" for o in outcomes):
+        return
+    inside = [o for o in outcomes if o.status == "missing"]
+    unit = "month" if request.published.cadence == "monthly" else "day"
+    span = inside[0].label if len(inside) == 1 else f"{inside[0].label} .. {inside[-1].label}"
+    raise ArchiveHasNoSymbol(
+        f"the archive has no {request.market} {request.kind} for {request.symbol}: every requested {unit} it "
+        f"publishes ({span}) answered 404 Not Found (a misspelled symbol, or one not listed then); nothing loaded"
+    )
+
+
+def not_published_line(request: BinanceRequest, outcomes: list[DayOutcome]) -> str | None:
+    """The files outside the published range that answered 404, in one line (None when there are none).
+
+    They lie before or after the range, so they form at most two runs of consecutive files.
+    """
+    runs: list[list[DayOutcome]] = []
+    previous = None
+    for outcome in outcomes:
+        if outcome.status == "not published":
+            if previous is None or previous.status != "not published":
+                runs.append([])
+            runs[-1].append(outcome)
+        previous = outcome
+    if not runs:
+        return None
+    spans = [run[0].label if len(run) == 1 else f"{run[0].label} .. {run[-1].label}" for run in runs]
+    return f"{request.kind}: {' and '.join(spans)} not published ({request.published.describe()})"
 
 
 def ingest_day(
@@ -118,8 +192,8 @@ def ingest_day(
             raise DayFailure("not a zip archive; not loaded") from None
         with archive:
             member = _single_csv(archive, name)
-            context = ArchiveContext(request.market, request.kind, request.symbol, name.day, request.interval)
-            ready = _prepare_partitions(conn, context.table, name.day)
+            context = archive_context(name)
+            ready = _prepare_partitions(conn, context.table, context.bounds_us)
             file = SourceFile(
                 source_kind=SOURCE_KIND,
                 source=name.relative_path,
@@ -165,12 +239,14 @@ def _single_csv(archive: zipfile.ZipFile, name: ArchiveName) -> zipfile.ZipInfo:
     raise DayFailure(f"archive holds {len(members)} files ({listed}), expected only {name.csv_name}; not loaded")
 
 
-def _prepare_partitions(conn: psycopg.Connection, table: str, day: date) -> dict[str, tuple[datetime, datetime]]:
-    """Create the day's partitions in a short transaction of their own, before the file's."""
+def _prepare_partitions(
+    conn: psycopg.Connection, table: str, bounds_us: tuple[int, int]
+) -> dict[str, tuple[datetime, datetime]]:
+    """Create the file's partitions (its day or month) in a short transaction of their own, before the file's."""
     if table not in PARTITIONED_TABLES:
         return {}
-    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-    last = start + timedelta(days=1) - timedelta(microseconds=1)
+    start = datetime.fromtimestamp(bounds_us[0] / 1_000_000, tz=timezone.utc)
+    last = datetime.fromtimestamp(bounds_us[1] / 1_000_000, tz=timezone.utc) - timedelta(microseconds=1)
     with conn.transaction():
         ensure_week_partitions(conn, [table], start, last)
     return {table: (start, last)}

@@ -1,23 +1,25 @@
-"""Binance daily archive CSVs (trades, aggTrades, klines) into raw-table rows plus rejects.
+"""Binance spot and futures archive CSVs (trades, aggTrades, klines) into raw-table rows plus rejects.
 
 Layouts in the wild: spot files have no header, futures files have one (older futures
 files do not); spot timestamps are milliseconds before 2025-01-01 and microseconds
 from then on, detected per value by magnitude. ``is_buyer_maker`` true means the taker
 sold. Every rule a line can break is checked here; the first broken rule is its reason.
+The helpers at the top (timestamps, the archive's period, identity columns) serve the
+USD-M futures parsers too (binance_futures_csv.py); archive_kinds.py ties each kind to
+its columns, table and parser.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import TextIO
 
 import numpy as np
 import pandas as pd
 
+from sniper.ingest.config import Cadence
 from sniper.ingest.lines import (
     Batch,
     Bound,
@@ -25,30 +27,22 @@ from sniper.ingest.lines import (
     ReasonBuilder,
     as_bool,
     as_integer,
-    iter_line_batches,
     read_fields,
     split_by_field_count,
 )
 
 EXCHANGE = "binance"
-TRADE_COLUMNS = ["id", "price", "qty", "quote_qty", "time", "is_buyer_maker"]
-AGG_TRADE_COLUMNS = [
+TRADE_COLUMNS = ("id", "price", "qty", "quote_qty", "time", "is_buyer_maker")
+AGG_TRADE_COLUMNS = (
     "agg_trade_id", "price", "quantity", "first_trade_id", "last_trade_id", "transact_time", "is_buyer_maker",
-]
-KLINE_COLUMNS = [
+)
+KLINE_COLUMNS = (
     "open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume", "count",
     "taker_buy_volume", "taker_buy_quote_volume", "ignore",
-]
+)
 # Spot trade and aggTrade files carry a trailing is_best_match column; futures files do not.
-COLUMNS = {
-    ("trades", "spot"): [*TRADE_COLUMNS, "is_best_match"],
-    ("trades", "um"): TRADE_COLUMNS,
-    ("aggTrades", "spot"): [*AGG_TRADE_COLUMNS, "is_best_match"],
-    ("aggTrades", "um"): AGG_TRADE_COLUMNS,
-    ("klines", "spot"): KLINE_COLUMNS,
-    ("klines", "um"): KLINE_COLUMNS,
-}
-TARGET_TABLE = {"trades": "raw.trades", "aggTrades": "raw.agg_trades", "klines": "raw.klines"}
+SPOT_TRADE_COLUMNS = (*TRADE_COLUMNS, "is_best_match")
+SPOT_AGG_TRADE_COLUMNS = (*AGG_TRADE_COLUMNS, "is_best_match")
 # A millisecond timestamp stays below 1e14 until the year 5138; a microsecond one passed
 # it in 1973. Binance switched spot archives to microseconds on 2025-01-01.
 MICROSECOND_THRESHOLD = 10**14
@@ -83,62 +77,56 @@ def day_bounds_us(day: date) -> tuple[int, int]:
     return start, start + MICROS_PER_DAY
 
 
+def month_bounds_us(first_day: date) -> tuple[int, int]:
+    """[start, end) in µs of the UTC calendar month starting on ``first_day``.
+
+    >>> month_bounds_us(date(2024, 2, 1))[1] - month_bounds_us(date(2024, 2, 1))[0] == 29 * MICROS_PER_DAY
+    True
+    """
+    following = date(first_day.year + first_day.month // 12, first_day.month % 12 + 1, 1)
+    return day_bounds_us(first_day)[0], day_bounds_us(following)[0]
+
+
 @dataclass(frozen=True)
 class ArchiveContext:
-    """What the archive must contain: one symbol's rows of one kind, all inside one UTC day."""
+    """What the archive must contain: one symbol's rows of one kind, all inside one UTC day (or month)."""
 
     market: str
     kind: str
     symbol: str
-    day: date
+    day: date  # a monthly archive: the first day of its month
+    columns: tuple[str, ...]  # as published, the header a file may start with
+    table: str
     interval: str | None = None
+    cadence: Cadence = "daily"
 
     @property
-    def columns(self) -> list[str]:
-        return COLUMNS[(self.kind, self.market)]
+    def period(self) -> str:
+        return self.day.strftime("%Y-%m") if self.cadence == "monthly" else self.day.isoformat()
 
     @property
-    def table(self) -> str:
-        return TARGET_TABLE[self.kind]
+    def bounds_us(self) -> tuple[int, int]:
+        return month_bounds_us(self.day) if self.cadence == "monthly" else day_bounds_us(self.day)
 
 
-def iter_batches(stream: TextIO, context: ArchiveContext, batch_rows: int) -> Iterator[Batch]:
-    """Parse a whole archive CSV, ``batch_rows`` lines at a time; a header line is recognised and checked."""
-    first = stream.readline()
-    if not first.strip():
-        raise ArchiveContentError("the archive's CSV is empty")
-    first_line = first.lstrip("\ufeff")
-    if first_line[:1].isdigit():
-        lines, first_number = itertools.chain([first_line], stream), 1
-    else:
-        header = [name.strip() for name in first_line.rstrip("\r\n").split(",")]
-        if header != context.columns:
-            raise ArchiveContentError(
-                f"unexpected header {','.join(header)!r} for {context.market} {context.kind} "
-                f"(expected {','.join(context.columns)!r})"
-            )
-        lines, first_number = stream, 2
-    parse = {"trades": parse_trades, "aggTrades": parse_agg_trades, "klines": parse_klines}[context.kind]
-    seen = False
-    for batch in iter_line_batches(lines, batch_rows, first_number=first_number):
-        seen = True
-        yield parse(batch, context)
-    if not seen:
-        raise ArchiveContentError("the archive's CSV has a header but no rows")
-
-
-def _fields(batch: LineBatch, context: ArchiveContext) -> tuple[LineBatch, pd.DataFrame, list]:
+def fields(batch: LineBatch, context: ArchiveContext) -> tuple[LineBatch, pd.DataFrame, list]:
+    """The lines with the right number of fields, parsed under the published column names; rejects for the others."""
     kept, rejects = split_by_field_count(batch, len(context.columns))
-    return kept, read_fields(kept, context.columns), rejects
+    return kept, read_fields(kept, list(context.columns)), rejects
 
 
-def _check_time(reasons: ReasonBuilder, micros: np.ndarray, bad_int: np.ndarray, context: ArchiveContext, name: str):
-    start, end = day_bounds_us(context.day)
+def check_time(reasons: ReasonBuilder, micros: np.ndarray, bad_int: np.ndarray, context: ArchiveContext, name: str):
+    """An epoch column (ms or µs, already made µs): an integer, inside the archive's UTC day or month."""
     reasons.add(bad_int, f"{name} is not an integer timestamp")
-    reasons.add((micros < start) | (micros >= end), f"{name} is outside {context.day.isoformat()} UTC")
+    check_period(reasons, micros, context, name)
 
 
-def _identity(context: ArchiveContext) -> dict[str, object]:
+def check_period(reasons: ReasonBuilder, micros: np.ndarray, context: ArchiveContext, name: str) -> None:
+    start, end = context.bounds_us
+    reasons.add((micros < start) | (micros >= end), f"{name} is outside {context.period} UTC")
+
+
+def identity(context: ArchiveContext) -> dict[str, object]:
     return {"exchange": EXCHANGE, "market": context.market, "symbol": context.symbol}
 
 
@@ -188,7 +176,7 @@ def _check_notional(reasons: ReasonBuilder, price: np.ndarray, qty: np.ndarray) 
 
 
 def parse_trades(batch: LineBatch, context: ArchiveContext) -> Batch:
-    kept, frame, rejects = _fields(batch, context)
+    kept, frame, rejects = fields(batch, context)
     reasons = ReasonBuilder(len(frame))
     trade_id, bad_id = as_integer(frame["id"])
     reasons.add(bad_id, "trade id is not an integer")
@@ -202,13 +190,13 @@ def parse_trades(batch: LineBatch, context: ArchiveContext) -> Batch:
     )
     raw_time, bad_time = as_integer(frame["time"])
     micros = to_micros(raw_time.to_numpy())
-    _check_time(reasons, micros, bad_time, context, "time")
+    check_time(reasons, micros, bad_time, context, "time")
     maker, bad_maker = as_bool(frame["is_buyer_maker"])
     reasons.add(bad_maker, "is_buyer_maker is not true/false")
     good = ~reasons.bad
     rows = pd.DataFrame(
         {
-            **_identity(context),
+            **identity(context),
             "trade_id": trade_id.to_numpy()[good],
             "ts": micros_to_datetime(micros[good]),
             "price": price[good],
@@ -217,12 +205,13 @@ def parse_trades(batch: LineBatch, context: ArchiveContext) -> Batch:
             "is_buyer_maker": maker.to_numpy()[good],
         }
     )
-    return _batch(context, rows, reasons, kept, rejects)
+    return to_batch(context, rows, reasons, kept, rejects)
 
 
-def _batch(
+def to_batch(
     context: ArchiveContext, rows: pd.DataFrame, reasons: ReasonBuilder, kept: LineBatch, rejects: list
 ) -> Batch:
+    """The batch of the archive's table: the rows that passed, the rejects of parsing, and each row's line."""
     return Batch(
         tables={context.table: rows},
         rejects=rejects + reasons.rejects(kept),
@@ -231,7 +220,7 @@ def _batch(
 
 
 def parse_agg_trades(batch: LineBatch, context: ArchiveContext) -> Batch:
-    kept, frame, rejects = _fields(batch, context)
+    kept, frame, rejects = fields(batch, context)
     reasons = ReasonBuilder(len(frame))
     agg_id, bad_id = as_integer(frame["agg_trade_id"])
     reasons.add(bad_id, "aggregate trade id is not an integer")
@@ -244,13 +233,13 @@ def parse_agg_trades(batch: LineBatch, context: ArchiveContext) -> Batch:
     reasons.add(first_id.to_numpy() > last_id.to_numpy(), "first trade id is after last trade id")
     raw_time, bad_time = as_integer(frame["transact_time"])
     micros = to_micros(raw_time.to_numpy())
-    _check_time(reasons, micros, bad_time, context, "transact_time")
+    check_time(reasons, micros, bad_time, context, "transact_time")
     maker, bad_maker = as_bool(frame["is_buyer_maker"])
     reasons.add(bad_maker, "is_buyer_maker is not true/false")
     good = ~reasons.bad
     rows = pd.DataFrame(
         {
-            **_identity(context),
+            **identity(context),
             "agg_trade_id": agg_id.to_numpy()[good],
             "ts": micros_to_datetime(micros[good]),
             "price": price[good],
@@ -260,7 +249,7 @@ def parse_agg_trades(batch: LineBatch, context: ArchiveContext) -> Batch:
             "is_buyer_maker": maker.to_numpy()[good],
         }
     )
-    return _batch(context, rows, reasons, kept, rejects)
+    return to_batch(context, rows, reasons, kept, rejects)
 
 
 KLINE_PRICES = ["open", "high", "low", "close"]
@@ -281,7 +270,7 @@ def _check_kline_amounts(reasons: ReasonBuilder, values: dict[str, np.ndarray], 
 
 
 def parse_klines(batch: LineBatch, context: ArchiveContext) -> Batch:
-    kept, frame, rejects = _fields(batch, context)
+    kept, frame, rejects = fields(batch, context)
     reasons = ReasonBuilder(len(frame))
     raw_open, bad_open = as_integer(frame["open_time"])
     raw_close, bad_close = as_integer(frame["close_time"])
@@ -295,13 +284,13 @@ def parse_klines(batch: LineBatch, context: ArchiveContext) -> Batch:
     others = np.vstack([values[name] for name in KLINE_PRICES])
     reasons.add((high < others.max(axis=0)) | (low > others.min(axis=0)), "high/low do not bound open/close")
     _check_kline_amounts(reasons, values, kept)
-    _check_time(reasons, open_us, bad_open, context, "open_time")
+    check_time(reasons, open_us, bad_open, context, "open_time")
     reasons.add(bad_close, "close_time is not an integer timestamp")
     reasons.add(close_us < open_us, "close_time is before open_time")
     good = ~reasons.bad
     rows = pd.DataFrame(
         {
-            **_identity(context),
+            **identity(context),
             "interval": context.interval,
             "open_at": micros_to_datetime(open_us[good]),
             "close_at": micros_to_datetime(close_us[good]),
@@ -313,4 +302,4 @@ def parse_klines(batch: LineBatch, context: ArchiveContext) -> Batch:
             "taker_buy_quote_volume": values["taker_buy_quote_volume"][good],
         }
     )
-    return _batch(context, rows, reasons, kept, rejects)
+    return to_batch(context, rows, reasons, kept, rejects)

@@ -1,9 +1,10 @@
-"""Where Binance's public data site keeps a daily archive, and how its .CHECKSUM reads.
+"""Where Binance's public data site keeps an archive, and how its .CHECKSUM reads.
 
 The same relative layout serves https://data.binance.vision and a local mirror
 (``--from-dir``): ``data/spot/daily/<kind>/<SYMBOL>/<SYMBOL>-<kind>-<YYYY-MM-DD>.zip``,
 ``data/futures/um/daily/...`` for USD-M futures, and klines add the interval:
 ``data/spot/daily/klines/<SYMBOL>/<interval>/<SYMBOL>-<interval>-<YYYY-MM-DD>.zip``.
+A monthly kind (fundingRate) is ``data/futures/um/monthly/<kind>/<SYMBOL>/<SYMBOL>-<kind>-<YYYY-MM>.zip``.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-MARKET_ROOTS = {"spot": "data/spot/daily", "um": "data/futures/um/daily"}
+from sniper.ingest.config import Cadence, published_range
+
+MARKET_ROOTS = {"spot": "data/spot", "um": "data/futures/um"}
 SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 HASH_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
 class ArchiveName:
-    """The archive of one symbol, kind and day."""
+    """The archive of one symbol, kind and day (for a monthly kind: the month starting on ``day``)."""
 
     market: str
     kind: str
@@ -30,9 +33,22 @@ class ArchiveName:
     interval: str | None = None
 
     @property
+    def cadence(self) -> Cadence:
+        return published_range(self.market, self.kind).cadence  # type: ignore[arg-type]
+
+    @property
+    def label(self) -> str:
+        """The period as the file names it: 2024-03-30, or 2024-03 for a monthly file.
+
+        >>> ArchiveName("um", "fundingRate", "BTCUSDT", date(2024, 3, 1)).relative_path
+        'data/futures/um/monthly/fundingRate/BTCUSDT/BTCUSDT-fundingRate-2024-03.zip'
+        """
+        return self.day.strftime("%Y-%m") if self.cadence == "monthly" else self.day.isoformat()
+
+    @property
     def stem(self) -> str:
         middle = self.interval if self.kind == "klines" else self.kind
-        return f"{self.symbol}-{middle}-{self.day.isoformat()}"
+        return f"{self.symbol}-{middle}-{self.label}"
 
     @property
     def zip_name(self) -> str:
@@ -44,7 +60,7 @@ class ArchiveName:
 
     @property
     def relative_path(self) -> str:
-        folder = f"{MARKET_ROOTS[self.market]}/{self.kind}/{self.symbol}"
+        folder = f"{MARKET_ROOTS[self.market]}/{self.cadence}/{self.kind}/{self.symbol}"
         if self.kind == "klines":
             folder = f"{folder}/{self.interval}"
         return f"{folder}/{self.zip_name}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TextIO
@@ -227,3 +227,69 @@ class ReasonBuilder:
 
     def rejects(self, batch: LineBatch) -> list[Reject]:
         return [Reject(int(batch.numbers[i]), batch.lines[i], self.reasons[i]) for i in np.flatnonzero(self.bad)]
+
+
+# The datetime text Binance writes in bookDepth and metrics files (UTC, no zone marker);
+# fractional seconds are accepted should a file carry them.
+DATETIME_TEXT = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?"
+
+
+def as_utc_micros(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """µs since the epoch of 'YYYY-MM-DD HH:MM:SS' UTC text, and a mask of entries that are not such a time.
+
+    Only that shape: a bare date, an epoch number or a time with a zone is not what the
+    column holds, and is flagged (those values are 0).
+
+    >>> micros, bad = as_utc_micros(pd.Series(["2024-03-30 00:00:30", "2024-03-30", "2024-02-30 00:00:00"]))
+    >>> micros[0], bad.tolist()
+    (np.int64(1711756830000000), [False, True, True])
+    """
+    text = series.astype(str).str.strip()
+    shaped = text.str.fullmatch(DATETIME_TEXT).to_numpy(dtype=bool, na_value=False)
+    parsed = pd.to_datetime(text.where(shaped), format="ISO8601", utc=True, errors="coerce")
+    values = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    bad = np.isnat(values)
+    return np.where(bad, 0, values.astype(np.int64)), bad
+
+
+def _same(mine: tuple, other: tuple) -> bool:
+    """Equal values, NaN (an empty optional field) equal to NaN."""
+    return all(a == b or (a != a and b != b) for a, b in zip(mine, other))
+
+
+class FirstVersions:
+    """The first version of each key in one file; a later row repeating the key with other values is rejected.
+
+    For archives whose rows carry no exchange id, only a time (and a band): an exact
+    repeat is a duplicate (the table's primary key skips it and the load counts it), a
+    repeat with any other value is a conflict, and the reason names both versions. The
+    first version wins. Keys of rejected rows are not remembered. One instance per file:
+    a key's rows can only be in the file of its day or month (times outside are rejected).
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple, tuple] = {}
+
+    def check(
+        self,
+        reasons: ReasonBuilder,
+        keys: list[np.ndarray],
+        payload: dict[str, np.ndarray],
+        describe_key: Callable[[int], str],
+    ) -> None:
+        """Give a reason to each row (not already rejected) whose key an earlier row holds with other values."""
+        key_lists = [np.asarray(column).tolist() for column in keys]
+        names = list(payload)
+        value_lists = [np.asarray(payload[name]).tolist() for name in names]
+        for i in np.flatnonzero(~reasons.bad).tolist():
+            key = tuple(column[i] for column in key_lists)
+            values = tuple(column[i] for column in value_lists)
+            earlier = self.seen.setdefault(key, values)
+            if earlier is values or _same(values, earlier):
+                continue
+            differences = ", ".join(
+                f"{name} {mine!r} (earlier {theirs!r})"
+                for name, mine, theirs in zip(names, values, earlier)
+                if not _same((mine,), (theirs,))
+            )
+            reasons.reasons[i] = f"{describe_key(i)} repeats an earlier row with other values: {differences}"

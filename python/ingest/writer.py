@@ -23,7 +23,9 @@ from psycopg.types.json import Jsonb
 from sniper.db.copy import copy_rows, ensure_week_partitions
 from sniper.ingest.lines import Batch, Reject, clean_text
 
-PARTITIONED_TABLES = frozenset({"raw.trades", "raw.agg_trades", "raw.l1_quotes", "raw.options_chain"})
+PARTITIONED_TABLES = frozenset(
+    {"raw.trades", "raw.agg_trades", "raw.l1_quotes", "raw.depth_bands", "raw.options_chain"}
+)
 TIME_COLUMN = {"raw.klines": "open_at"}
 
 
