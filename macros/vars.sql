@@ -6,7 +6,8 @@
     that does not fit is a compile error naming the var. A checked value is a number, a
     boolean, one of a list of words, a date, or a list or mapping of such: none can carry
     a quote into the SQL it is rendered into. validate_project_vars() (on-run-start)
-    checks every var of the run, used by the selected models or not. -#}
+    checks every var of the run, used by the selected models or not, and refuses a var it
+    does not know. -#}
 
 {% macro sniper_var(name) -%}
     {%- set schema = project_vars_schema() -%}
@@ -22,6 +23,10 @@
 {%- endmacro %}
 
 {% macro validate_project_vars() -%}
+    {#- A var the project does not know would be ignored silently (an old `market`, a typo). -#}
+    {%- for name in (invocation_args_dict.get('vars') or {}) if name not in project_vars_schema().properties -%}
+        {{ exceptions.raise_compiler_error("unknown project var '" ~ name ~ "' (python/dbt_vars.py lists them)") }}
+    {%- endfor -%}
     {%- for name in project_vars_schema().properties -%}
         {%- do sniper_var(name) -%}
     {%- endfor -%}

@@ -121,21 +121,26 @@ def create_regime_tables(conn: psycopg.Connection) -> None:
     """The two dbt models the report reads, with exactly their columns, filled by hand."""
     conn.execute("create schema if not exists regimes")
     conn.execute(
-        "create table regimes.regime_coverage (symbol text, month_start_date date, days_in_month integer,"
+        "create table regimes.regime_coverage (exchange text, market text, symbol text, month_start_date date,"
+        " days_in_month integer,"
         " complete_days bigint, is_materialized boolean, regime text, trend_strength float8, label_source text,"
         " has_prices_for_every_day boolean)"
     )
-    conn.cursor().executemany("insert into regimes.regime_coverage values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                              coverage_rows())
+    conn.cursor().executemany(
+        "insert into regimes.regime_coverage values ('binance', 'spot', %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        coverage_rows(),
+    )
     conn.execute(
-        "create table regimes.coverage_summary (symbol text, materialized_months bigint, bull_months bigint,"
+        "create table regimes.coverage_summary (exchange text, market text, symbol text, materialized_months bigint,"
+        " bull_months bigint,"
         " bear_months bigint, sideways_months bigint, required_months integer, required_bull_months integer,"
         " required_bear_months integer, required_sideways_months integer, missing_months integer,"
         " missing_bull_months integer, missing_bear_months integer, missing_sideways_months integer,"
         " is_requirement_met boolean)"
     )
     conn.cursor().executemany(
-        "insert into regimes.coverage_summary values (%s, %s, %s, %s, %s, 6, 2, 2, 1, %s, %s, %s, %s, %s)",
+        "insert into regimes.coverage_summary values ('binance', 'spot', %s, %s, %s, %s, %s, 6, 2, 2, 1,"
+        " %s, %s, %s, %s, %s)",
         [("BTCUSDT", 4, 3, 1, 0, 2, 0, 1, 1, False), ("ETHUSDT", 1, 1, 0, 0, 5, 1, 2, 1, False),
          ("SOLUSDT", 0, 0, 0, 0, 6, 2, 2, 1, False)],
     )
@@ -183,9 +188,10 @@ def insert_sample_runs(conn: psycopg.Connection) -> None:
             at = datetime.fromisoformat(f"{month}-05T00:00:00+00:00") + timedelta(hours=index)
             predictions.append((NEW_RUN, "wf-" + month, symbol, at, regime))
     cursor.executemany(
-        "insert into evaluation.predictions (run_id, evaluation, fold, symbol, bucket_start_at, side,"
-        " win_probability, threshold, is_trade, net_return, exit_at, month_regime)"
-        " values (%s, 'walk_forward', %s, %s, %s, 'long', 0.6, 0.55, true, 0.01, %s + interval '30 minutes', %s)",
+        "insert into evaluation.predictions (run_id, evaluation, fold, exchange, market, symbol, bucket_start_at,"
+        " side, win_probability, threshold, is_trade, net_return, exit_at, month_regime)"
+        " values (%s, 'walk_forward', %s, 'binance', 'spot', %s, %s, 'long', 0.6, 0.55, true, 0.01,"
+        " %s + interval '30 minutes', %s)",
         [(run, fold, symbol, at, at, regime) for run, fold, symbol, at, regime in predictions],
     )
     cursor.executemany(
@@ -308,11 +314,11 @@ def test_report_of_the_newest_run(warehouse, tmp_path):
     ]
     # The heat map: one cell per coverage row, faded where not materialized.
     assert sorted(ids(page, "coverage-cell-")) == sorted(
-        f"{symbol}-{month:%Y-%m}-{'materialized' if done else 'not-materialized'}"
+        f"binance:spot:{symbol}-{month:%Y-%m}-{'materialized' if done else 'not-materialized'}"
         for symbol, month, _, _, done, *_ in coverage_rows()
     )
     summary = table_rows(page, "coverage-summary")
-    assert [row[0] for row in summary] == list(COVERAGE_SYMBOLS)
+    assert [row[0] for row in summary] == [f"binance:spot:{symbol}" for symbol in COVERAGE_SYMBOLS]
     assert summary[0][1:] == ["4 / 6", "3 / 2", "1 / 2", "0 / 1", "not met"]
 
     # PBO and the SPA p-value next to the DSR; the model against each baseline, daily means in percent.

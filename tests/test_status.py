@@ -41,15 +41,17 @@ def _create_candles(conn) -> None:
     conn.execute("create schema candles")
     for timeframe in ("5m", "1h"):
         conn.execute(
-            f"create table candles.candles_{timeframe} (symbol text, bucket_start_at timestamptz, open float8,"
+            f"create table candles.candles_{timeframe} (exchange text, market text, symbol text,"
+            " bucket_start_at timestamptz, open float8,"
             " high float8, low float8, close float8, volume float8, is_complete boolean, is_empty boolean)"
         )
     for symbol, (first, flags) in CANDLES_5M.items():
         conn.cursor().executemany(
-            "insert into candles.candles_5m values (%s, %s, 1, 1, 1, 1, 1, %s, false)",
+            "insert into candles.candles_5m values ('binance', 'spot', %s, %s, 1, 1, 1, 1, 1, %s, false)",
             [(symbol, first + index * FIVE_MINUTES, flag) for index, flag in enumerate(flags)],
         )
-    conn.execute("insert into candles.candles_1h values ('BTCUSDT', '2024-06-03 00:00+00', 1, 1, 1, 1, 1, false, false)")
+    conn.execute("insert into candles.candles_1h values ('binance', 'spot', 'BTCUSDT', '2024-06-03 00:00+00',"
+                 " 1, 1, 1, 1, 1, false, false)")
 
 
 def _insert_attempts(conn) -> list[tuple]:
@@ -62,8 +64,8 @@ def _insert_attempts(conn) -> list[tuple]:
                          status, None if status == "running" else 1000 * number,
                          "boom-6" if status == "failed" else None, started))
     conn.cursor().executemany(
-        "insert into ops.backfill_runs (symbol, window_start_date, window_days, reason, status, rows_written,"
-        " error, started_at) values (%s, %s, %s, %s, %s, %s, %s, %s)",
+        "insert into ops.backfill_runs (exchange, market, symbol, window_start_date, window_days, reason, status,"
+        " rows_written, error, started_at) values ('binance', 'spot', %s, %s, %s, %s, %s, %s, %s, %s)",
         attempts,
     )
     return attempts
@@ -81,7 +83,7 @@ def test_populated_warehouse(database):
     assert "not built yet" not in out
 
     for symbol, (first, flags) in CANDLES_5M.items():
-        line = _line(out, symbol, " 5m ")
+        line = _line(out, f"binance:spot:{symbol}", " 5m ")
         last = first + (len(flags) - 1) * FIVE_MINUTES
         assert f"{first:%Y-%m-%d %H:%M}" in line and f"{last:%Y-%m-%d %H:%M}" in line
         assert f" {len(flags)} " in line and f"{sum(flags) / len(flags):.1%}" in line

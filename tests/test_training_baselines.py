@@ -38,7 +38,7 @@ def scored_rows(symbols=("AAA",), long_return=0.01, short_return=-0.01) -> pd.Da
     parts = []
     for symbol in symbols:
         for side, outcome in (("long", long_return), ("short", short_return)):
-            parts.append(pd.DataFrame({"symbol": symbol, "entry_at": entries, "side": side, "win_probability": 0.5,
+            parts.append(pd.DataFrame({"instrument": symbol, "entry_at": entries, "side": side, "win_probability": 0.5,
                                        "net_return": outcome, "exit_at": entries + pd.Timedelta(minutes=30)}))
     return pd.concat(parts, ignore_index=True)
 
@@ -46,7 +46,7 @@ def scored_rows(symbols=("AAA",), long_return=0.01, short_return=-0.01) -> pd.Da
 def model_trades(per_day: dict[int, int], symbol="AAA") -> pd.DataFrame:
     """``per_day[d]`` trades on day d, at 01:00, 02:00, ... (only their symbol and entry day matter)."""
     entries = [DAYS[day] + pd.Timedelta(hours=1 + k) for day, n in per_day.items() for k in range(n)]
-    return pd.DataFrame({"symbol": symbol, "entry_at": pd.to_datetime(entries, utc=True)})
+    return pd.DataFrame({"instrument": symbol, "entry_at": pd.to_datetime(entries, utc=True)})
 
 
 def day_number(day: pd.Timestamp) -> int:

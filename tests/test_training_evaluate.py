@@ -25,7 +25,7 @@ def _dataset(edge: float, seed: int = 1) -> pd.DataFrame:
         frames.append(
             pd.DataFrame(
                 {
-                    "symbol": symbol,
+                    "instrument": symbol,
                     "bucket_start_at": entry - pd.Timedelta(minutes=5),
                     "entry_at": entry,
                     "signal": signal,
@@ -38,7 +38,7 @@ def _dataset(edge: float, seed: int = 1) -> pd.DataFrame:
                 }
             )
         )
-    return pd.concat(frames).sort_values(["entry_at", "symbol"]).reset_index(drop=True)
+    return pd.concat(frames).sort_values(["entry_at", "instrument"]).reset_index(drop=True)
 
 
 FAST = EvaluationConfig(params=XGBoostParams(n_estimators=25, max_depth=2))

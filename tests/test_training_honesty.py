@@ -163,7 +163,8 @@ def _stored_walk_forward_trades(db: TestDatabase) -> Trades:
         " count(*) filter (where p.net_return is distinct from"
         "   case p.side when 'long' then d.long_net_return else d.short_net_return end)"
         " from evaluation.predictions as p"
-        " left join ml.training_dataset as d on d.symbol = p.symbol and d.bucket_start_at = p.bucket_start_at"
+        " left join ml.training_dataset as d on (d.exchange, d.market, d.symbol, d.bucket_start_at)"
+        "   = (p.exchange, p.market, p.symbol, p.bucket_start_at)"
         " where p.evaluation = 'walk_forward' and p.is_trade",
         {"test_start": TEST_START},
     )[0]
@@ -240,7 +241,7 @@ def test_a_planted_signal_is_found_out_of_sample(planted_market):
 
 
 def _shuffle_training_labels(data: pd.DataFrame, before: pd.Timestamp, seed: int) -> pd.DataFrame:
-    """A copy whose rows entering before `before` carry another row's outcome, per symbol.
+    """A copy whose rows entering before `before` carry another row's outcome, per instrument.
 
     A row's label moves as one piece (both sides' net returns and holding times), so each
     training row still holds a real outcome with its real base rate, just not its own; the
@@ -249,7 +250,7 @@ def _shuffle_training_labels(data: pd.DataFrame, before: pd.Timestamp, seed: int
     rng = np.random.default_rng(seed)
     shuffled = data.copy()
     training = data[data["entry_at"] < before]
-    for _, rows in training.groupby("symbol"):
+    for _, rows in training.groupby("instrument"):
         targets = rows.index.to_numpy()
         sources = rng.permutation(targets)
         for side in SIDES:
@@ -357,7 +358,7 @@ LOOKAHEAD_MARKET = SynthConfig(symbols=["BTCUSDT"], start=date(2024, 7, 1), mont
 LOOKAHEAD_WINDOW = {"window_start": "2024-07-01", "window_days": 2}
 # On the hour: an options-chain snapshot and a depth snapshot are taken exactly at T.
 CUTOFF = pd.Timestamp("2024-07-02 12:00", tz="UTC")
-KEYS = ["symbol", "bucket_start_at"]
+KEYS = ["exchange", "market", "symbol", "bucket_start_at"]
 # Not features: the labels look ahead by design, and a day's or month's regime is computed
 # from that day's or month's close (docs/training.md: for splitting and reporting only).
 NOT_FEATURES = {
@@ -413,17 +414,17 @@ def _lookahead_violations(
 def _leak_one_bucket(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     """A copy whose `column` holds the next bucket's value: a feature moved one bucket into the future."""
     leaked = frame.sort_values(KEYS).copy()
-    leaked[column] = leaked.groupby("symbol")[column].shift(-1)
+    leaked[column] = leaked.groupby(["exchange", "market", "symbol"])[column].shift(-1)
     return leaked
 
 
 def _training_dataset(db: TestDatabase) -> pd.DataFrame:
-    return db.frame("select * from ml.training_dataset order by symbol, bucket_start_at")
+    return db.frame("select * from ml.training_dataset order by exchange, market, symbol, bucket_start_at")
 
 
 def test_lookahead_violations_flags_changed_values_and_rows_of_ended_buckets_only():
     starts = pd.date_range("2024-01-01 00:00", periods=4, freq="5min", tz="UTC")
-    before = pd.DataFrame({"symbol": "BTCUSDT", "bucket_start_at": starts, "x": [1.0, np.nan, 3.0, 4.0],
+    before = pd.DataFrame({"exchange": "test", "market": "spot", "symbol": "BTCUSDT", "bucket_start_at": starts, "x": [1.0, np.nan, 3.0, 4.0],
                            "tag": ["a", None, "c", "d"]})
     after = before.assign(x=[1.0, np.nan, 3.5, 9.0], tag=["a", None, "c", "z"])
     cutoff = starts[2] + BUCKET  # the first three buckets have ended by then

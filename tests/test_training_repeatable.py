@@ -1,6 +1,6 @@
 """Repeatable runs: the same data, code and configuration give the same run, bit for bit.
 
-Two `run_training` calls on one hand-made `ml.training_dataset` (one symbol, hourly
+Two `run_training` calls on one hand-made `ml.training_dataset` (one instrument, hourly
 entries over six months, a planted signal so that trades, thresholds, baselines and SPA
 all have something to do) must store the same figures: every column of the run row but its
 id, time and artifact folder; every metric, prediction and equity point; the same model
@@ -37,6 +37,8 @@ def dataset(seed: int = 3, edge: float = 1.5) -> pd.DataFrame:
     long_wins = rng.random(len(entry)) < 1 / (1 + np.exp(-edge * signal))
     short_wins = rng.random(len(entry)) < 1 / (1 + np.exp(edge * signal))
     return pd.DataFrame({
+        "exchange": "test",
+        "market": "spot",
         "symbol": "AAAUSDT",
         "bucket_start_at": entry - pd.Timedelta(minutes=5),
         "entry_at": entry,
@@ -60,7 +62,7 @@ def warehouse(database, tmp_path, monkeypatch):
     with database.connect() as conn:
         conn.execute("create schema ml")
         conn.execute(
-            "create table ml.training_dataset (symbol text, bucket_start_at timestamptz, entry_at timestamptz,"
+            "create table ml.training_dataset (exchange text, market text, symbol text, bucket_start_at timestamptz, entry_at timestamptz,"
             " month_regime text, long_net_return float8, long_exit_at timestamptz, short_net_return float8,"
             " short_exit_at timestamptz, ofi_normalized float8, ofi_normalized_15m float8,"
             " is_label_complete boolean)"
@@ -103,7 +105,7 @@ def test_training_twice_stores_the_same_run(warehouse):
     for column in runs.columns:
         assert _same(runs[column].iloc[0], runs[column].iloc[1]), column
     keys = {"model_metrics": "evaluation, scope, scope_key",
-            "predictions": "evaluation, fold, symbol, bucket_start_at, side",
+            "predictions": "evaluation, fold, exchange, market, symbol, bucket_start_at, side",
             "equity_curve": "evaluation, fold, at"}
     for table, order in keys.items():
         stored = [_stored(warehouse, table, outcome.run_id, order) for outcome in (first, second)]

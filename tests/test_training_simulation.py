@@ -16,8 +16,8 @@ from sniper.training.simulation import (
 
 
 def frame(*rows: tuple) -> pd.DataFrame:
-    """Rows of (symbol, entry_at, side, win_probability, net_return, exit_at), times in UTC."""
-    table = pd.DataFrame(rows, columns=["symbol", "entry_at", "side", "win_probability", "net_return", "exit_at"])
+    """Rows of (instrument, entry_at, side, win_probability, net_return, exit_at), times in UTC."""
+    table = pd.DataFrame(rows, columns=["instrument", "entry_at", "side", "win_probability", "net_return", "exit_at"])
     table["entry_at"] = pd.to_datetime(table["entry_at"], utc=True)
     table["exit_at"] = pd.to_datetime(table["exit_at"], utc=True)
     return table
@@ -90,7 +90,7 @@ class TestSimulate:
         )
         result = simulate(rows, SimulationConfig(threshold=0.5))
         assert result.stake_fraction == 0.5
-        assert result.trades["symbol"].tolist() == ["BTC", "ETH", "BTC"]
+        assert result.trades["instrument"].tolist() == ["BTC", "ETH", "BTC"]
         assert result.trades["stake"].tolist() == pytest.approx([0.5, 0.5, 0.525], abs=1e-12)
         assert result.equity.tolist() == pytest.approx([1.0, 1.05, 1.03, 1.0405], abs=1e-12)
 
@@ -137,7 +137,7 @@ class TestSimulate:
         with pytest.raises(ValueError, match="exits before"):
             simulate(ONE_SYMBOL.assign(exit_at=ONE_SYMBOL["entry_at"] - pd.Timedelta(minutes=1)),
                      SimulationConfig(threshold=0.5))
-        with pytest.raises(ValueError, match="same symbol, bucket and side"):
+        with pytest.raises(ValueError, match="same instrument, bucket and side"):
             simulate(pd.concat([ONE_SYMBOL, ONE_SYMBOL.iloc[:1]]), SimulationConfig(threshold=0.5))
         with pytest.raises(ValueError, match=r"\[0, 1\]"):
             simulate(ONE_SYMBOL.assign(win_probability=1.5), SimulationConfig(threshold=0.5))

@@ -108,7 +108,12 @@ repriced as (
     cross join grid
     where contracts.vol > 0 and contracts.years_to_expiry > 0
     group by
-        contracts.exchange, contracts.market, contracts.symbol, contracts.snapshot_at, grid.grid_step, contracts.spot * grid.spot_factor
+        contracts.exchange,
+        contracts.market,
+        contracts.symbol,
+        contracts.snapshot_at,
+        grid.grid_step,
+        contracts.spot * grid.spot_factor
 ),
 
 grid_pairs as (

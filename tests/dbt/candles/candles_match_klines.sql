@@ -1,4 +1,4 @@
--- Assert our complete candles equal the exchange's klines where raw.klines has the same instrument, timeframe, open time.
+-- Assert our complete candles equal the exchange's klines of the same instrument, timeframe and open time.
 -- Over the run's window; where no kline is loaded there is nothing to compare.
 with klines as (
     select
