@@ -55,11 +55,13 @@ def train(
     features: list[str] | None = None,
     start: date | None = None,
     end: date | None = None,
+    min_feature_coverage: float = 0.8,
+    allow_missing_features: bool = False,
 ) -> TrainResult:
     """The roadmap's `train_sniper_entry_model.py`, as a flow with the same parameters."""
     request = TrainRequest(
-        data_range=data_range, model=model, start=start, end=end,
-        **({"features": features} if features else {}),
+        data_range=data_range, model=model, start=start, end=end, min_feature_coverage=min_feature_coverage,
+        allow_missing_features=allow_missing_features, **({"features": features} if features else {}),
     )
     build_dataset()
     result = train_and_evaluate(request)

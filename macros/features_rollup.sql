@@ -57,7 +57,11 @@ rolled as (
         sum(iceberg_bid_count)::bigint as iceberg_bid_count,
         sum(iceberg_ask_count)::bigint as iceberg_ask_count,
         sum(iceberg_bid_hidden_volume) as iceberg_bid_hidden_volume,
-        sum(iceberg_ask_hidden_volume) as iceberg_ask_hidden_volume
+        sum(iceberg_ask_hidden_volume) as iceberg_ask_hidden_volume,
+        {{ last_known.format(column='open_interest') }} as open_interest,
+        sum(open_interest_change) as open_interest_change,
+        {{ last_known.format(column='open_interest_change_1h') }} as open_interest_change_1h,
+        {{ last_known.format(column='funding_rate') }} as funding_rate
     from features
     group by exchange, market, symbol, {{ bucket_start(timeframe, 'bucket_start_at') }}
 ),

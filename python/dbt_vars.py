@@ -105,6 +105,10 @@ class ProjectVars(BaseModel):
     gamma_snapshot_max_age_minutes: int = Field(default=120, ge=1, le=1440)
     gamma_zero_grid_range_pct: float = Field(default=20, gt=0, le=90)  # zero-gamma search: spot +/- this
     gamma_zero_grid_step_pct: float = Field(default=0.5, gt=0, le=10)
+    # USD-M contracts (models/features/features_futures_5m.sql): an open-interest snapshot (every
+    # 5 minutes) and a settled funding rate (every 8 hours) stay known this long.
+    open_interest_max_age_minutes: int = Field(default=15, ge=5, le=1440)
+    funding_max_age_hours: int = Field(default=9, ge=1, le=48)
     iceberg_min_refills: int = Field(default=3, ge=1, le=1000)
     iceberg_lookback_minutes: int = Field(default=60, ge=1, le=1440)
 

@@ -114,7 +114,7 @@ SELECTIONS = [
     ("--select", "regimes"),
     ("--select", "ml"),
     ("--select", "+regimes_monthly"),
-    ("--select", "candles", "--vars", '{"symbols": ["BTCUSDT"]}'),
+    ("--select", "candles", "--vars", '{"instruments": ["synthetic:spot:BTCUSDT"]}'),
     ("--select", "features_5m+", "--vars", '{"window_start": "2024-09-02", "window_days": 7}'),
 ]
 

@@ -169,7 +169,7 @@ def test_without_window_start_a_run_covers_the_newest_days_and_keeps_what_exists
     assert {count for _, _, count in days} == {288}
     before = snapshot(market)
     # The newest 3 days of BTCUSDT alone are materialized already: nothing changes.
-    run_candles(market, window_days=3, symbols="BTCUSDT")
+    run_candles(market, window_days=3, instruments="synthetic:spot:BTCUSDT")
     assert all(changed_keys(before[tf], snapshot(market)[tf]) == set() for tf in TIMEFRAMES)
 
 
@@ -223,9 +223,9 @@ def test_late_trade_is_picked_up_only_with_force_recompute_and_nothing_outside_t
             conn.execute("delete from raw.trades where trade_id = 9000000000")
 
 
-def test_window_days_and_symbols_vars(market):
+def test_window_days_and_instruments_vars(market):
     reset(market)
-    run_candles(market, window_start="2024-06-03", window_days=3, symbols=["ETHUSDT"])
+    run_candles(market, window_start="2024-06-03", window_days=3, instruments=["synthetic:spot:ETHUSDT"])
     assert five_minute_span(market) == {"ETHUSDT": (ts("2024-06-03"), ts("2024-06-05 23:55"))}
     assert market.scalar("select count(*) from candles.candles_5m") == 3 * 288
     assert_matches_reference(market, {"ETHUSDT": Span(ts("2024-06-03"), ts("2024-06-06"))})
@@ -236,7 +236,7 @@ def test_window_days_and_symbols_vars(market):
         "BTCUSDT": (ts("2024-06-06"), ts("2024-06-08 23:55")),
         "ETHUSDT": (ts("2024-06-03"), ts("2024-06-08 23:55")),
     }
-    run_candles(market, window_start="2024-06-01", window_days=5, symbols="BTCUSDT")
+    run_candles(market, window_start="2024-06-01", window_days=5, instruments="synthetic:spot:BTCUSDT")
     assert five_minute_span(market)["ETHUSDT"] == (ts("2024-06-03"), ts("2024-06-08 23:55"))
     assert_matches_reference(
         market,

@@ -444,7 +444,7 @@ def test_no_feature_of_the_dataset_looks_past_its_bucket_and_a_shifted_one_is_ca
     after = _training_dataset(database)
 
     columns = [column for column in before.columns if column not in {*KEYS, *NOT_FEATURES}]
-    assert {column for group in FEATURE_GROUPS.values() for column in group} <= set(columns)
+    assert {column for group in FEATURE_GROUPS.values() for column in group.columns} <= set(columns)
     ended = before["bucket_start_at"] + BUCKET <= CUTOFF
     assert ended.sum() > 300 and (~ended).sum() > 100
     assert _lookahead_violations(before, after, CUTOFF, columns) == {}

@@ -59,6 +59,13 @@
       "title": "Force Recompute",
       "type": "boolean"
     },
+    "funding_max_age_hours": {
+      "default": 9,
+      "maximum": 48,
+      "minimum": 1,
+      "title": "Funding Max Age Hours",
+      "type": "integer"
+    },
     "gamma_exposure_sign_convention": {
       "default": "calls_positive",
       "enum": [
@@ -159,6 +166,13 @@
       "maximum": 2016,
       "minimum": 2,
       "title": "Label Vol Lookback Buckets",
+      "type": "integer"
+    },
+    "open_interest_max_age_minutes": {
+      "default": 15,
+      "maximum": 1440,
+      "minimum": 5,
+      "title": "Open Interest Max Age Minutes",
       "type": "integer"
     },
     "regime_daily_lookback_days": {

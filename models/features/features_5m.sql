@@ -52,9 +52,14 @@ icebergs as (
     select * from {{ ref('features_icebergs_5m') }}
 ),
 
+futures as (
+    select * from {{ ref('features_futures_5m') }}
+),
+
 final as (
     -- Missing inputs stay NULL: no trades, no flow; no L1 update, no OFI/OBI (the coverage
-    -- says how much of the bucket had a known book); no usable snapshot, no depth or gamma.
+    -- says how much of the bucket had a known book); no usable snapshot, no depth or gamma;
+    -- no open-interest snapshot or funding rate (every spot instrument), none of those.
     select
         candles.exchange,
         candles.market,
@@ -113,7 +118,14 @@ final as (
         case
             when l1.l1_update_count > 0 and trade_flow.symbol is not null
                 then coalesce(icebergs.iceberg_ask_hidden_volume, 0)
-        end as iceberg_ask_hidden_volume
+        end as iceberg_ask_hidden_volume,
+        futures.open_interest_snapshot_at,
+        futures.open_interest,
+        futures.open_interest_value,
+        futures.open_interest_change,
+        futures.open_interest_change_1h,
+        futures.funding_settled_at,
+        futures.funding_rate
     from candles
     left join trade_flow
         on {{ same_instrument('candles', 'trade_flow') }} and candles.bucket_start_at = trade_flow.bucket_start_at
@@ -125,6 +137,8 @@ final as (
         on {{ same_instrument('candles', 'gamma') }} and candles.bucket_start_at = gamma.bucket_start_at
     left join icebergs
         on {{ same_instrument('candles', 'icebergs') }} and candles.bucket_start_at = icebergs.bucket_start_at
+    left join futures
+        on {{ same_instrument('candles', 'futures') }} and candles.bucket_start_at = futures.bucket_start_at
 )
 
 select final.*

@@ -19,7 +19,10 @@ features as (
         avg(ofi_normalized) over last_3 as ofi_normalized_15m,
         avg(obi_l1_twap) over last_3 as obi_l1_twap_15m,
         sign(gamma_exposure) * ln(1 + abs(gamma_exposure)) as gamma_exposure_log,
-        (iceberg_bid_hidden_volume - iceberg_ask_hidden_volume) / nullif(volume, 0) as iceberg_imbalance
+        (iceberg_bid_hidden_volume - iceberg_ask_hidden_volume) / nullif(volume, 0) as iceberg_imbalance,
+        -- +1 when the bucket's taker flow pushes the way the crowded side already leans
+        -- (buying while longs pay funding, selling while shorts pay), -1 against it.
+        sign(funding_rate) * sign(volume_delta) as funding_flow_sign
     from features_5m
     window
         last_3 as (

@@ -10,7 +10,7 @@ from rich.console import Console
 from sniper.db.connection import connect
 from sniper.errors import UserError
 from sniper.prefect_env import quiet_prefect
-from sniper.training.features import feature_columns
+from sniper.training.features import DEFAULT_FEATURES, feature_columns
 from sniper.training.models import model_kind
 from sniper.validation import parse_date
 
@@ -24,7 +24,11 @@ def register(nouns: argparse._SubParsersAction) -> None:
     parser.add_argument("--start", help="first day of the training window (overrides --data-range)")
     parser.add_argument("--end", help="end of the data, exclusive (default: after the last labelled day)")
     parser.add_argument("--model", default="xgboost")
-    parser.add_argument("--features", default="ofi,obi,whale_cvd,gamma_exposure")
+    parser.add_argument("--features", default=",".join(DEFAULT_FEATURES))
+    parser.add_argument("--min-feature-coverage", type=float, default=0.8, metavar="SHARE",
+                        help="refuse a feature group with values in less than this share of the rows (default 0.8)")
+    parser.add_argument("--allow-missing-features", action="store_true",
+                        help="train anyway, the missing values kept as NaN (XGBoost learns where they go)")
     parser.set_defaults(handler=run)
 
 
@@ -36,12 +40,16 @@ def run(args: argparse.Namespace) -> int:
     end = parse_date(args.end, name="--end") if args.end is not None else None
     if start and end and start >= end:
         raise UserError(f"--start {start} is not before --end {end}")
+    if not 0.0 <= args.min_feature_coverage <= 1.0:
+        raise UserError(f"--min-feature-coverage must be between 0 and 1, got {args.min_feature_coverage}")
     connect().close()  # an unreachable or stopped database is one line, before Prefect starts
     quiet_prefect()
     from sniper.flows.train import train
 
     try:
-        result = train(data_range=args.data_range, model=args.model, features=features, start=start, end=end)
+        result = train(data_range=args.data_range, model=args.model, features=features, start=start, end=end,
+                       min_feature_coverage=args.min_feature_coverage,
+                       allow_missing_features=args.allow_missing_features)
     except ValidationError as error:
         raise UserError(f"invalid training request: {error.errors()[0]['msg']}") from None
     console.print(f"run {result.run_id}: trained {result.train_start} .. {result.data_end}")

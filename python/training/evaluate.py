@@ -48,6 +48,10 @@ class EvaluationConfig(BaseModel):
     # overfitting over the threshold candidates, and the baselines the model must beat.
     pbo_blocks: int = Field(default=DEFAULT_BLOCKS, ge=2, multiple_of=2)
     baselines: BaselineConfig = Field(default_factory=BaselineConfig)
+    # False: a row missing any feature is left out (every feature of every row is known).
+    # True (`sniper train --allow-missing-features`): rows keep their NaN, which XGBoost sends
+    # down the branch it learned for "missing" at each split.
+    keep_missing_features: bool = False
 
 
 @dataclass
@@ -155,7 +159,7 @@ def trial_daily_returns(scored: pd.DataFrame, candidates) -> dict[float, pd.Seri
 def evaluate(data: pd.DataFrame, features: list[str], config: EvaluationConfig | None = None) -> list[FoldResult]:
     """Every walk-forward fold, then one fold per left-out regime (rows must be time-ordered)."""
     config = config or EvaluationConfig()
-    usable = data.dropna(subset=[*features, "long_net_return", "short_net_return"]).reset_index(drop=True)
+    usable = usable_rows(data, features, config).reset_index(drop=True)
     label_end = usable[[f"{side}_exit_at" for side in SIDES]].max(axis=1)
     results = [
         run_fold(usable, fold, "walk_forward", features, config)
@@ -166,6 +170,13 @@ def evaluate(data: pd.DataFrame, features: list[str], config: EvaluationConfig |
     )
     results += [run_fold(usable, fold, "unseen_regime", features, config) for fold in regime_folds]
     return results
+
+
+def usable_rows(data: pd.DataFrame, features: list[str], config: EvaluationConfig) -> pd.DataFrame:
+    """The rows a model may learn from and be tested on: both labels known, and every feature
+    unless missing features are kept."""
+    required = ["long_net_return", "short_net_return"]
+    return data.dropna(subset=required if config.keep_missing_features else [*features, *required])
 
 
 def trade_metrics(trades: pd.DataFrame, daily_returns: pd.Series) -> dict[str, float]:

@@ -20,10 +20,11 @@ from sniper.db.connection import connect
 from sniper.errors import UserError
 from sniper.settings import get_settings
 from sniper.training.dataset import dataset_span, load_dataset
-from sniper.training.evaluate import EvaluationConfig, evaluate, fit_sides
-from sniper.training.features import feature_columns
+from sniper.training.coverage import group_coverage, input_coverage_by_month, refuse_thin_groups
+from sniper.training.evaluate import EvaluationConfig, evaluate, fit_sides, usable_rows
+from sniper.training.features import DEFAULT_FEATURES, feature_columns
 from sniper.training.models import model_kind
-from sniper.training.store import code_version, save_artifacts, write_run
+from sniper.training.store import RunRecord, code_version, save_artifacts, write_run
 from sniper.training.summary import RunSummary, summarize
 
 DATA_RANGES = {"last_1_month": 1, "last_3_months": 3, "last_6_months": 6, "last_12_months": 12}
@@ -36,7 +37,12 @@ class TrainRequest(BaseModel):
     start: date | None = None
     end: date | None = None  # exclusive; default: the day after the last labelled day
     model: str = "xgboost"
-    features: list[str] = Field(default_factory=lambda: ["ofi", "obi", "whale_cvd", "gamma_exposure"])
+    features: list[str] = Field(default_factory=lambda: list(DEFAULT_FEATURES))
+    # A requested group whose columns hold values in less than this share of the rows is
+    # refused (python/training/coverage.py), unless missing values are allowed: then the rows
+    # keep their NaN and XGBoost learns where "missing" goes at each split.
+    min_feature_coverage: float = Field(default=0.8, ge=0.0, le=1.0)
+    allow_missing_features: bool = False
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
 
     @model_validator(mode="after")
@@ -74,17 +80,22 @@ def run_training(request: TrainRequest) -> TrainOutcome:
         else:
             train_start = _months_before(end, DATA_RANGES[request.data_range])
         data = load_dataset(conn, columns, start=None, end=end)
+        inputs_by_month = input_coverage_by_month(conn)
     if data.empty:
         raise UserError(f"no labelled rows before {end}")
+    coverages = group_coverage(data, request.features)
+    if not request.allow_missing_features:
+        refuse_thin_groups(coverages, request.min_feature_coverage, inputs_by_month)
+    evaluation = request.evaluation.model_copy(update={"keep_missing_features": request.allow_missing_features})
 
-    results = evaluate(data, columns, request.evaluation)
+    results = evaluate(data, columns, evaluation)
     samples = data["month_regime"].value_counts().to_dict()
-    summary = summarize(results, samples, len(request.evaluation.threshold_search.candidates), request.evaluation)
+    summary = summarize(results, samples, len(evaluation.threshold_search.candidates), evaluation)
 
     train_rows = data[data["entry_at"] >= datetime.combine(train_start, datetime.min.time(), tzinfo=timezone.utc)]
     if train_rows.empty:
         raise UserError(f"no labelled rows between {train_start} and {end}")
-    final_models = fit_sides(train_rows.dropna(subset=columns), columns, request.evaluation)
+    final_models = fit_sides(usable_rows(train_rows, columns, evaluation), columns, evaluation)
     run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     settings = get_settings()
     artifact_dir = settings.state_dir / "models" / run_id
@@ -99,19 +110,20 @@ def run_training(request: TrainRequest) -> TrainOutcome:
         "verdict": summary.gate.verdict,
     }
     save_artifacts(artifact_dir, final_models, metadata)
-    run = {
-        "run_id": run_id,
-        "model_kind": request.model,
-        "features": request.features,
-        "feature_columns": columns,
-        "data_start": first_day,
-        "data_end": end,
-        "train_start": train_start,
-        "params": request.model_dump(mode="json"),
-        "code_version": metadata["code_version"],
-        "artifact_dir": str(artifact_dir),
-        "feature_importance": importance,
-    }
+    record = RunRecord(
+        run_id=run_id,
+        model_kind=request.model,
+        features=request.features,
+        feature_columns=columns,
+        data_start_date=first_day,
+        data_end_date=end,
+        train_start_date=train_start,
+        params=request.model_dump(mode="json"),
+        code_version=metadata["code_version"],
+        artifact_dir=str(artifact_dir),
+        feature_importance=importance,
+        feature_coverage=coverages,
+    )
     with connect() as conn:
-        write_run(conn, run, summary, results)
+        write_run(conn, record, summary, results)
     return TrainOutcome(run_id, summary, artifact_dir, train_start, end)

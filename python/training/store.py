@@ -5,16 +5,40 @@ from __future__ import annotations
 import json
 import math
 import subprocess
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import psycopg
+from psycopg import sql
+from pydantic import BaseModel, ConfigDict
 
 from sniper import __version__
 from sniper.db.copy import copy_frame
+from sniper.training.coverage import GroupCoverage
 from sniper.training.evaluate import FoldResult
 from sniper.training.summary import RunSummary
+
+
+class RunRecord(BaseModel):
+    """What a training run was asked and did, besides its evaluation (evaluation.model_runs)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    model_kind: str
+    features: list[str]
+    feature_columns: list[str]
+    data_start_date: date
+    data_end_date: date
+    train_start_date: date
+    params: dict[str, Any]
+    code_version: str
+    artifact_dir: str
+    feature_importance: dict[str, float]
+    feature_coverage: list[GroupCoverage]
 
 
 def code_version(project_dir: Path) -> str:
@@ -38,35 +62,42 @@ def _clean(value):
     return value
 
 
-def write_run(conn: psycopg.Connection, run: dict, summary: RunSummary, results: list[FoldResult]) -> None:
-    """One transaction: the run row, its metrics, predictions and equity curves."""
+def run_row(record: RunRecord, summary: RunSummary) -> dict[str, Any]:
+    """The evaluation.model_runs row of a run: column -> value (JSON columns as JSON text)."""
     overall = {key: _clean(value) for key, value in summary.overall.items()}
+    return {
+        **record.model_dump(exclude={"params", "feature_importance", "feature_coverage"}),
+        "params": json.dumps(record.params, default=str),
+        "verdict": summary.gate.verdict,
+        "exit_code": summary.gate.exit_code,
+        "criteria": json.dumps([_criterion(c) for c in summary.gate.criteria]),
+        "alarms": json.dumps([a.model_dump(mode="json") for a in summary.alarms]),
+        "diagnosis": json.dumps(summary.diagnosis.model_dump(mode="json")),
+        "n_trades": int(overall["n_trades"]),
+        "win_rate": _pooled_win_rate(summary),
+        **{key: overall[key] for key in ("sharpe", "max_drawdown", "long_share", "probabilistic_sharpe",
+                                         "deflated_sharpe", "pbo", "spa_p_value")},
+        "baseline_tests": json.dumps([_json_safe(test.model_dump(mode="json")) for test in summary.baseline_tests]),
+        "feature_importance": json.dumps(record.feature_importance),
+        "feature_coverage": json.dumps([coverage.model_dump() for coverage in record.feature_coverage]),
+    }
+
+
+def write_run(conn: psycopg.Connection, record: RunRecord, summary: RunSummary, results: list[FoldResult]) -> None:
+    """One transaction: the run row, its metrics, predictions and equity curves."""
+    row = run_row(record, summary)
     with conn.transaction():
         conn.execute(
-            "insert into evaluation.model_runs (run_id, model_kind, features, feature_columns, data_start_date,"
-            " data_end_date, train_start_date, params, code_version, artifact_dir, verdict, exit_code, criteria,"
-            " alarms, diagnosis, n_trades, win_rate, sharpe, max_drawdown, long_share, probabilistic_sharpe,"
-            " deflated_sharpe, pbo, spa_p_value, baseline_tests, feature_importance) values (%s, %s, %s, %s, %s,"
-            " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                run["run_id"], run["model_kind"], run["features"], run["feature_columns"], run["data_start"],
-                run["data_end"], run["train_start"], json.dumps(run["params"], default=str), run["code_version"],
-                run["artifact_dir"], summary.gate.verdict, summary.gate.exit_code,
-                json.dumps([_criterion(c) for c in summary.gate.criteria]),
-                json.dumps([a.model_dump(mode="json") for a in summary.alarms]),
-                json.dumps(summary.diagnosis.model_dump(mode="json")),
-                int(overall["n_trades"]), _pooled_win_rate(summary), overall["sharpe"], overall["max_drawdown"],
-                overall["long_share"], overall["probabilistic_sharpe"], overall["deflated_sharpe"],
-                overall["pbo"], overall["spa_p_value"],
-                json.dumps([_json_safe(test.model_dump(mode="json")) for test in summary.baseline_tests]),
-                json.dumps(run["feature_importance"]),
+            sql.SQL("insert into evaluation.model_runs ({}) values ({})").format(
+                sql.SQL(", ").join(map(sql.Identifier, row)), sql.SQL(", ").join(map(sql.Placeholder, row))
             ),
+            row,
         )
         # Undefined figures (NaN) reach the table as NULL through COPY's CSV path.
-        copy_frame(conn, "evaluation.model_metrics", summary.metric_rows.assign(run_id=run["run_id"]))
+        copy_frame(conn, "evaluation.model_metrics", summary.metric_rows.assign(run_id=record.run_id))
         for result in results:
-            copy_frame(conn, "evaluation.predictions", _predictions(run["run_id"], result))
-            copy_frame(conn, "evaluation.equity_curve", _equity(run["run_id"], result))
+            copy_frame(conn, "evaluation.predictions", _predictions(record.run_id, result))
+            copy_frame(conn, "evaluation.equity_curve", _equity(record.run_id, result))
 
 
 def _criterion(criterion) -> dict:

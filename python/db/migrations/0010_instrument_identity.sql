@@ -114,6 +114,35 @@ where
             and columns.column_name = 'market'
     );
 
+-- The feature tables gain the USD-M contract's open interest and funding
+-- (models/features/features_futures_5m.sql), null for the buckets built before: a window
+-- rebuilt with force_recompute fills them where the archives are loaded.
+alter table if exists features.features_5m
+    add column if not exists open_interest_snapshot_at timestamptz,
+    add column if not exists open_interest double precision,
+    add column if not exists open_interest_value double precision,
+    add column if not exists open_interest_change double precision,
+    add column if not exists open_interest_change_1h double precision,
+    add column if not exists funding_settled_at timestamptz,
+    add column if not exists funding_rate double precision;
+alter table if exists features.features_15m
+    add column if not exists open_interest double precision,
+    add column if not exists open_interest_change double precision,
+    add column if not exists open_interest_change_1h double precision,
+    add column if not exists funding_rate double precision;
+alter table if exists features.features_1h
+    add column if not exists open_interest double precision,
+    add column if not exists open_interest_change double precision,
+    add column if not exists open_interest_change_1h double precision,
+    add column if not exists funding_rate double precision;
+
 comment on column ops.backfill_runs.exchange is 'Instrument of the window: exchange, market, symbol.';
 comment on column ops.retention_runs.exchange is 'Instrument the deletion applied to: exchange, market, symbol.';
 comment on column evaluation.predictions.exchange is 'Instrument of the prediction: exchange, market, symbol.';
+
+-- The staging views of a previous release keep one market (`where market = ...`, baked in
+-- when they were created): dropped, with the views built on them, so nothing reads one
+-- market by mistake; the next `sniper backfill run` (or `dbt run`) builds them anew, and
+-- until then the backfill planner finds the warehouse not built (regimes.materialization_days
+-- is one of those views) and builds it first.
+drop schema if exists staging cascade;
