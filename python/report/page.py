@@ -224,6 +224,19 @@ def coverage_summary_table(data: ReportData) -> str:
                   row_classes=["pass" if met else "fail" for met in summary["is_requirement_met"]])
 
 
+def feature_coverage_table(data: ReportData) -> str:
+    """Per requested feature group and month, the share of the run's rows where its columns hold values."""
+    coverages = data.run.feature_coverage
+    if not coverages:
+        return '<p class="note" id="feature-coverage">Feature coverage: not recorded (a run from before it was).</p>'
+    months = sorted({month for coverage in coverages for month in coverage.by_month})
+    rows = [[_td(escape(coverage.group)), _td(_fmt(coverage.overall, "pct"), "num")]
+            + [_td(_fmt(coverage.by_month[month], "pct") if month in coverage.by_month else "-", "num")
+               for month in months] for coverage in coverages]
+    return "<h2>Feature coverage</h2>\n" + _table(["feature group", "all rows", *months], rows,
+                                                   table_id="feature-coverage")
+
+
 def importance_table(data: ReportData) -> str:
     ranked = plots.ranked_importance(data.run.feature_importance)
     if len(ranked) <= plots.MAX_FEATURES_SHOWN:
@@ -261,6 +274,7 @@ def render(data: ReportData) -> str:
         _plot("Feature importance",
               plots.feature_importance(run.feature_importance) if run.feature_importance else None,
               "The run recorded no feature importance.", "plot-importance") + importance_table(data),
+        feature_coverage_table(data),
         _plot("Regime coverage",
               plots.coverage_heatmap(data.coverage) if data.coverage is not None and len(data.coverage) else None,
               "Regime coverage: not built yet (regimes.regime_coverage; run `sniper backfill run` or `sniper dbt build`)."

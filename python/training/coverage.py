@@ -60,43 +60,56 @@ def group_coverage(data: pd.DataFrame, groups: list[str]) -> list[GroupCoverage]
     return result
 
 
-def input_coverage_by_month(conn: psycopg.Connection) -> dict[str, dict[str, float]]:
-    """YYYY-MM -> input -> the lowest share of that input over the month's instruments
+def input_coverage_by_month(conn: psycopg.Connection) -> dict[str, dict[str, dict[str, float]]]:
+    """YYYY-MM -> input -> instrument key -> the share of the month's buckets with that input
     (regimes.feature_input_coverage); empty before dbt built it."""
     if not conn.execute("select to_regclass('regimes.feature_input_coverage') is not null").fetchone()[0]:
         return {}
-    columns = ", ".join(f"min({name}_coverage)" for name in INPUT_NAMES)
+    columns = ", ".join(f"{name}_coverage" for name in INPUT_NAMES)
     rows = conn.execute(
-        f"select to_char(month_start_date, 'YYYY-MM'), {columns} from regimes.feature_input_coverage group by 1"  # noqa: S608
+        f"select to_char(month_start_date, 'YYYY-MM'), exchange || ':' || market || ':' || symbol, {columns}"  # noqa: S608
+        " from regimes.feature_input_coverage"
     ).fetchall()
-    return {month: dict(zip(INPUT_NAMES, (float(v) for v in values))) for month, *values in rows}
+    coverage: dict[str, dict[str, dict[str, float]]] = {}
+    for month, instrument, *shares in rows:
+        for name, share in zip(INPUT_NAMES, shares):
+            coverage.setdefault(month, {}).setdefault(name, {})[instrument] = float(share)
+    return coverage
 
 
 def refuse_thin_groups(
-    coverages: list[GroupCoverage], threshold: float, inputs_by_month: Mapping[str, Mapping[str, float]]
+    coverages: list[GroupCoverage],
+    threshold: float,
+    inputs_by_month: Mapping[str, Mapping[str, Mapping[str, float]]],
+    instruments: list[str],
 ) -> None:
     """A one-line UserError for the first group covered below `threshold`, naming its thin months
-    and the input missing there.
+    and, per month, the run's instruments that lack the group's input there.
 
     >>> thin = GroupCoverage(group="ofi", overall=0.375, by_month={"2024-03": 0.75, "2024-04": 0.0})
-    >>> refuse_thin_groups([thin], 0.8, {"2024-04": {"l1": 0.0}})
+    >>> inputs = {"2024-04": {"l1": {"binance:um:BTCUSDT": 0.0, "binance:um:ETHUSDT": 0.0}}}
+    >>> refuse_thin_groups([thin], 0.8, inputs, ["binance:um:BTCUSDT"])
     Traceback (most recent call last):
     ...
-    sniper.errors.UserError: feature group ofi covers 38% of the training rows (below 80%): thin in 2024-03 (75%), 2024-04 (0%; L1 quotes 0%); load its input for those months, leave ofi out of --features, or pass --allow-missing-features to train with missing values
+    sniper.errors.UserError: feature group ofi covers 38% of the training rows (below 80%): thin in 2024-03 (75%), 2024-04 (0%; no L1 quotes for binance:um:BTCUSDT); load its input for those months, leave ofi out of --features, or pass --allow-missing-features to train with missing values
     """
     for coverage in coverages:
         if coverage.overall >= threshold:
             continue
-        group = FEATURE_GROUPS[coverage.group]
-        thin = []
-        for month, share in sorted(coverage.by_month.items()):
-            if share >= threshold:
-                continue
-            lacking = [f"{INPUT_NAMES[name]} {inputs_by_month[month][name]:.0%}" for name in group.inputs
-                       if month in inputs_by_month and inputs_by_month[month].get(name, 0.0) < threshold]
-            thin.append(f"{month} ({share:.0%}{'; ' + ', '.join(lacking) if lacking else ''})")
+        thin = [f"{month} ({share:.0%}{_lacking(coverage.group, inputs_by_month.get(month, {}), instruments)})"
+                for month, share in sorted(coverage.by_month.items()) if share < threshold]
         raise UserError(
             f"feature group {coverage.group} covers {coverage.overall:.0%} of the training rows (below "
             f"{threshold:.0%}): thin in {', '.join(thin)}; load its input for those months, leave "
             f"{coverage.group} out of --features, or pass --allow-missing-features to train with missing values"
         )
+
+
+def _lacking(group: str, inputs: Mapping[str, Mapping[str, float]], instruments: list[str]) -> str:
+    """'; no L1 quotes for X, Y' for the group's inputs the month lacks (absent) for the run's instruments."""
+    parts = []
+    for name in FEATURE_GROUPS[group].inputs:
+        absent = [key for key in instruments if inputs.get(name, {}).get(key, 0.0) == 0.0 and key in inputs.get(name, {})]
+        if absent:
+            parts.append(f"no {INPUT_NAMES[name]} for {', '.join(absent)}")
+    return "; " + "; ".join(parts) if parts else ""

@@ -85,7 +85,8 @@ def run_training(request: TrainRequest) -> TrainOutcome:
         raise UserError(f"no labelled rows before {end}")
     coverages = group_coverage(data, request.features)
     if not request.allow_missing_features:
-        refuse_thin_groups(coverages, request.min_feature_coverage, inputs_by_month)
+        refuse_thin_groups(coverages, request.min_feature_coverage, inputs_by_month,
+                           sorted(data["instrument"].unique()))
     evaluation = request.evaluation.model_copy(update={"keep_missing_features": request.allow_missing_features})
 
     results = evaluate(data, columns, evaluation)
