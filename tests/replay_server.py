@@ -26,7 +26,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
@@ -97,6 +97,23 @@ def _restamped(message: CaptureMessage, change: _Pass, send_ms: int) -> str:
     return json.dumps(document, separators=(",", ":"))
 
 
+@dataclass(frozen=True)
+class Incident:
+    """Something the server does when its timeline reaches ``at_ms`` (capture ms from the first message).
+
+    ``drop``: closes every connection (code 1001, "going away", as Binance ends its 24-hour
+    connections); ``error``: sends every connection Binance's error message; ``stall``:
+    sends nothing for ``seconds`` of wall time, connections open, then resumes the timeline.
+    """
+
+    at_ms: int
+    kind: Literal["drop", "error", "stall"]
+    seconds: float = 0.0
+
+
+ERROR_FRAME = '{"error":{"code":2,"msg":"Invalid request: stream not available"},"id":null}'
+
+
 @dataclass
 class _Client:
     websocket: ServerConnection
@@ -109,16 +126,15 @@ class ReplayStats:
     position: int = 0  # messages of the timeline passed, sent or not
     finished: bool = False
     connections: int = 0
-    sent_receive_ns: list[int] = field(default_factory=list)  # original receive time of each message sent
 
 
 class ReplayServer:
     """Serves the captures on ws://127.0.0.1:<port>/stream from a background thread.
 
     The timeline starts with the first connection and runs on whether or not anyone is
-    connected. ``drop_at`` lists timeline offsets (ms of capture time from the first
-    message) at which every client is disconnected with a close frame (code 1001, "going
-    away", which is how Binance ends its 24-hour connections).
+    connected. ``incidents`` happen on the way (see Incident). With one pass and
+    ``clock="shift"`` the messages are restamped before the server starts, so the
+    timeline is not held up by JSON work.
     """
 
     def __init__(
@@ -128,17 +144,16 @@ class ReplayServer:
         speed: float,
         clock: Literal["shift", "send"] = "shift",
         loops: int = 1,
-        drop_at: tuple[int, ...] = (),
-        record_sent: bool = False,
+        incidents: tuple[Incident, ...] = (),
     ) -> None:
         self.messages = messages
         self.speed = speed
         self.clock = clock
         self.loops = loops
-        self.drop_at = sorted(drop_at)
-        self.record_sent = record_sent
+        self.incidents = sorted(incidents, key=lambda incident: incident.at_ms)
         self.shift_ms = shift_for_now(messages) if clock == "shift" else 0
         self.stats = ReplayStats()
+        self._prepared: list[str] | None = None
         self._clients: list[_Client] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = threading.Event()
@@ -149,6 +164,9 @@ class ReplayServer:
 
     # --- the test's side ---------------------------------------------------------------
     def start(self) -> ReplayServer:
+        if self.loops == 1 and self.clock == "shift":
+            change = _Pass(self.shift_ms, 0, False)
+            self._prepared = [_restamped(message, change, 0) for message in self.messages]
         self._thread.start()
         if not self._started.wait(10):
             raise RuntimeError("the replay server did not start")
@@ -229,14 +247,12 @@ class ReplayServer:
         started = time.monotonic()
         origin = self.messages[0].receive_ns
         duration_ns = self.messages[-1].receive_ns - origin + 1_000_000
-        drops = list(self.drop_at)
+        incidents = list(self.incidents)
         for number, change in enumerate(self._passes()):
-            for message in self.messages:
+            for index, message in enumerate(self.messages):
                 offset_ns = number * duration_ns + message.receive_ns - origin
-                while drops and drops[0] * 1_000_000 <= offset_ns:
-                    drops.pop(0)
-                    for client in list(self._clients):
-                        await client.websocket.close(1001, "going away")
+                while incidents and incidents[0].at_ms * 1_000_000 <= offset_ns:
+                    started += await self._happen(incidents.pop(0))
                 delay = started + offset_ns / 1e9 / self.speed - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
@@ -244,13 +260,29 @@ class ReplayServer:
                 receivers = [c for c in self._clients if message.stream in c.streams]
                 if not receivers:
                     continue
-                text = _restamped(message, change, time.time_ns() // 1_000_000)
-                for client in receivers:
-                    try:
-                        await client.websocket.send(text)
-                    except ConnectionClosed:
-                        pass
+                text = (
+                    self._prepared[index] if self._prepared is not None
+                    else _restamped(message, change, time.time_ns() // 1_000_000)
+                )
+                await self._send(receivers, text)
                 self.stats.sent += 1
-                if self.record_sent:
-                    self.stats.sent_receive_ns.append(message.receive_ns)
         self.stats.finished = True
+
+    async def _send(self, clients: list[_Client], text: str) -> None:
+        for client in clients:
+            try:
+                await client.websocket.send(text)
+            except ConnectionClosed:
+                pass
+
+    async def _happen(self, incident: Incident) -> float:
+        """Carry out an incident; returns the wall seconds it held the timeline up."""
+        if incident.kind == "drop":
+            for client in list(self._clients):
+                await client.websocket.close(1001, "going away")
+        elif incident.kind == "error":
+            await self._send(list(self._clients), ERROR_FRAME)
+        else:
+            await asyncio.sleep(incident.seconds)
+            return incident.seconds
+        return 0.0

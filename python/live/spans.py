@@ -25,7 +25,7 @@ DATA_KIND = "trade+bookTicker"
 PROCESS_DIED = "process died"
 # How long a starting recorder waits for an instrument's lock: after a kill -9 the server
 # drops the dead process's session (and its locks) within moments.
-LOCK_WAIT_SECONDS = 10
+LOCK_WAIT_SECONDS = 5
 
 
 class InstrumentBusy(Exception):
