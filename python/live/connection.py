@@ -53,6 +53,15 @@ class StopRequest:
         if self._websocket is not None:
             asyncio.ensure_future(self._websocket.close())
 
+    def watch(self, websocket: ClientConnection) -> None:
+        """Close this connection when a stop is requested (at once if it already was)."""
+        self._websocket = websocket
+        if self.requested:
+            asyncio.ensure_future(websocket.close())
+
+    def unwatch(self) -> None:
+        self._websocket = None
+
     @property
     def requested(self) -> bool:
         return self.event.is_set()
@@ -109,6 +118,9 @@ class ConnectionLoop:
                     ) from None
                 await self.stop.sleep(self.config.backoff.delay(failures, self.rng))
                 continue
+            if self.stop.requested:  # stopped while the handshake was under way: no span
+                await websocket.close()
+                break
             self.connections += 1
             opened = time.monotonic()
             reason = await self._receive(websocket)
@@ -135,7 +147,7 @@ class ConnectionLoop:
         at = _utc_now()
         connection = f"{EXCHANGE}/{self.config.market}/{at:%Y-%m-%dT%H:%M:%S.%fZ}"
         self.buffer.append(Connected(connection, self.config.endpoint, at))
-        self.stop._websocket = websocket
+        self.stop.watch(websocket)
         loop = asyncio.get_running_loop()
         sequence = 0
         reason: str | None = None
@@ -166,7 +178,7 @@ class ConnectionLoop:
         except OSError as error:
             reason = f"error: {_describe(error)}"
         finally:
-            self.stop._websocket = None
+            self.stop.unwatch()
             await websocket.close()
         return self.stop.reason if self.stop.requested else reason
 
