@@ -132,9 +132,9 @@ class ReplayServer:
     """Serves the captures on ws://127.0.0.1:<port>/stream from a background thread.
 
     The timeline starts with the first connection and runs on whether or not anyone is
-    connected. ``incidents`` happen on the way (see Incident). With one pass and
-    ``clock="shift"`` the messages are restamped before the server starts, so the
-    timeline is not held up by JSON work.
+    connected. ``incidents`` happen on the way (see Incident). With ``clock="shift"``
+    every pass's messages are restamped before the server starts, so the timeline is not
+    held up by JSON work (``clock="send"`` restamps each message as it goes).
     """
 
     def __init__(
@@ -153,7 +153,7 @@ class ReplayServer:
         self.incidents = sorted(incidents, key=lambda incident: incident.at_ms)
         self.shift_ms = shift_for_now(messages) if clock == "shift" else 0
         self.stats = ReplayStats()
-        self._prepared: list[str] | None = None
+        self._prepared: list[list[str]] | None = None  # per pass, with clock="shift"
         self._clients: list[_Client] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = threading.Event()
@@ -164,9 +164,10 @@ class ReplayServer:
 
     # --- the test's side ---------------------------------------------------------------
     def start(self) -> ReplayServer:
-        if self.loops == 1 and self.clock == "shift":
-            change = _Pass(self.shift_ms, 0, False)
-            self._prepared = [_restamped(message, change, 0) for message in self.messages]
+        if self.clock == "shift":
+            self._prepared = [
+                [_restamped(message, change, 0) for message in self.messages] for change in self._passes()
+            ]
         self._thread.start()
         if not self._started.wait(10):
             raise RuntimeError("the replay server did not start")
@@ -261,7 +262,7 @@ class ReplayServer:
                 if not receivers:
                     continue
                 text = (
-                    self._prepared[index] if self._prepared is not None
+                    self._prepared[number][index] if self._prepared is not None
                     else _restamped(message, change, time.time_ns() // 1_000_000)
                 )
                 await self._send(receivers, text)

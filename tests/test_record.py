@@ -45,13 +45,16 @@ class Stopped:
 
 
 class Recorder:
-    """A running `sniper record` child process."""
+    """A running `sniper record` child process (one a failed test left running is killed)."""
+
+    running: list[Recorder] = []
 
     def __init__(self, url: str, market: str, symbols: str, *options: str) -> None:
         command = [str(SNIPER), "record", "--market", market, "--symbols", symbols, "--url", url, *options]
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ)
         )
+        Recorder.running.append(self)
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 10) -> Stopped:
         started = time.monotonic()
@@ -67,6 +70,15 @@ class Recorder:
     def kill(self) -> None:
         self.process.kill()
         self.process.communicate()
+
+
+@pytest.fixture(autouse=True)
+def no_recorder_left_running() -> Iterator[None]:
+    yield
+    while Recorder.running:
+        recorder = Recorder.running.pop()
+        if recorder.process.poll() is None:
+            recorder.kill()
 
 
 @pytest.fixture
