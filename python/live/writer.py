@@ -83,10 +83,6 @@ class BatchWriter:
                 pending = []
         self._commit(pending)
 
-    @property
-    def recording(self) -> bool:
-        return bool(self.spans)
-
     def _open(self, event: Connected) -> None:
         with self.conn.transaction():
             close_dangling(self.conn, self.instruments)
@@ -103,8 +99,10 @@ class BatchWriter:
         self.connection = event.connection
 
     def _commit(self, messages: list[Received], *, ending: Disconnected | None = None) -> None:
-        if not self.spans or (not messages and ending is None):
+        if not messages and ending is None:
             return
+        if not self.spans:
+            raise RuntimeError("messages or a disconnection without an open connection")
         batch, rejects = self._parse(messages)
         with self.conn.transaction():
             for table, frame in batch.tables.items():
