@@ -421,3 +421,25 @@ def test_a_second_recorder_of_the_same_instrument_is_refused(database):
     assert "another `sniper record` is recording binance um BTCUSDT" in second.stderr
     assert stopped.returncode == 0
     assert [span["end_reason"] for span in spans(database)] == ["sigterm"]
+
+
+def test_a_database_that_goes_away_stops_the_recorder_with_one_line(database):
+    with ReplayServer(read_captures([UM_0719]), speed=10) as server:
+        recorder = Recorder(server.url, "um", "BTCUSDT")
+        wait_for(lambda: committed_messages(database) > 1_000, 60, "the first batches to commit")
+        terminated = database.scalar(
+            "select count(pg_terminate_backend(pid)) from pg_stat_activity"
+            " where datname = current_database() and pid <> pg_backend_pid()"
+        )
+        assert terminated == 1  # the recorder's session
+        try:
+            recorder.process.wait(15)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the recorder went on without its database")
+        stdout, stderr = recorder.process.communicate()
+    assert recorder.process.returncode == 2, stderr
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
+    assert "received messages were not written" in stderr, stderr
+    # Its span stays open, ending at the last committed batch: the next start closes it.
+    (span,) = spans(database)
+    assert span["end_reason"] is None and span["messages"] > 1_000
