@@ -145,13 +145,16 @@ def record_all(server: ReplayServer, database: "conftest.TestDatabase", market: 
     """
     recorder = Recorder(server.url, market, symbols, *options)
     server.wait(lambda stats: stats.finished, timeout=120)
-    counts = [-2, -1]
+    last_change = {"count": -1, "at": time.monotonic()}
 
     def settled() -> bool:
-        counts.append(committed_messages(database))
-        return counts[-1] >= server.stats.sent or counts[-1] == counts[-3]
+        count = committed_messages(database)
+        if count != last_change["count"]:
+            last_change.update(count=count, at=time.monotonic())
+        # Batches commit every second: no change for 3 s means nothing more is coming.
+        return count >= server.stats.sent or time.monotonic() - last_change["at"] > 3
 
-    wait_for(settled, 30, "the last batch to commit")
+    wait_for(settled, 60, "the last batch to commit")
     return recorder.stop()
 
 
@@ -267,12 +270,13 @@ def test_drops_error_frames_and_stalls_each_end_a_span_and_the_recorder_reconnec
     recorded = spans(database)
     reasons = [span["end_reason"] for span in recorded]
     stall = "stall: no message for 1.5 s"
-    # A stall can also be a moment the machine was too busy to send: only the order of the
-    # others is certain, and the server's 4 s silence after the error frame.
-    assert [reason for reason in reasons if reason != stall] == [
-        "server closed", "error: Invalid request: stream not available", "sigterm"
-    ], reasons
-    assert stall in reasons[reasons.index("error: Invalid request: stream not available"):], reasons
+    # A stall can also be a moment the machine was too busy to send, or the silence after
+    # the replay's end (then SIGTERM may find the recorder between connections): only the
+    # order of the others is certain, and the server's 4 s silence after the error frame.
+    error = "error: Invalid request: stream not available"
+    others = [reason for reason in reasons if reason != stall]
+    assert others[:2] == ["server closed", error] and others[2:] in ([], ["sigterm"]), reasons
+    assert stall in reasons[reasons.index(error):], reasons
     assert server.stats.connections == len(recorded)
     for earlier, later in zip(recorded, recorded[1:]):
         assert earlier["disconnected_at"] <= later["connected_at"]
@@ -364,7 +368,8 @@ def test_a_full_buffer_drops_the_connection_and_records_the_gap(database):
     assert stopped.returncode == 0, stopped.stderr
     recorded = spans(database)
     reasons = [span["end_reason"] for span in recorded]
-    assert set(reasons[:-1]) == {"database too slow"} and reasons[-1] == "sigterm", reasons
+    # SIGTERM may find the recorder between two connections: then no span ends 'sigterm'.
+    assert set(reasons[:-1]) == {"database too slow"} and reasons[-1] in ("database too slow", "sigterm"), reasons
     # Nothing received was dropped: every message of every span is a row, and no span
     # holds more than the bound.
     assert sum(span["messages"] for span in recorded) == database.scalar(
