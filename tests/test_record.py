@@ -170,15 +170,17 @@ def test_rows_written_live_equal_the_rows_the_loader_reads_from_the_same_capture
     assert live_trades == rows(other_database, "raw.trades", TRADE_COLUMNS)
     assert live_quotes == rows(other_database, "raw.l1_quotes", QUOTE_COLUMNS)
 
-    # One span; its covered interval, by hand from the loaded rows: from the first row to the
-    # older of the two streams' newest rows (futures quotes carry exchange time too).
+    # One span; its covered interval, by hand from the loaded rows: from the later of the two
+    # streams' first rows to the earlier of their last (futures quotes carry exchange time too).
     (span,) = spans(database)
-    first, trades_end, quotes_end = other_database.rows(
-        "select least((select min(ts) from raw.trades), (select min(ts) from raw.l1_quotes)),"
-        " (select max(ts) from raw.trades), (select max(ts) from raw.l1_quotes)"
+    trades_from, trades_until, quotes_from, quotes_until = other_database.rows(
+        "select (select min(ts) from raw.trades), (select max(ts) from raw.trades),"
+        " (select min(ts) from raw.l1_quotes), (select max(ts) from raw.l1_quotes)"
     )[0]
     shift = timedelta(milliseconds=server.shift_ms)
-    assert (span["first_ts"] - shift, span["last_ts"] - shift) == (first, min(trades_end, quotes_end))
+    assert (span["first_ts"] - shift, span["last_ts"] - shift) == (
+        max(trades_from, quotes_from), min(trades_until, quotes_until)
+    )
     assert (span["ledger_first_ts"], span["ledger_last_ts"]) == (span["first_ts"], span["last_ts"])
     assert (span["source_kind"], span["data_kind"], span["end_reason"]) == ("live", "trade+bookTicker", "sigterm")
     assert span["messages"] == span["trades"] + span["quotes"] == span["rows_loaded"] == 8_087

@@ -1,12 +1,12 @@
 """The exchange time a span covers, from the times of the rows each of its streams delivered.
 
 Each stream (a symbol's trades, its bookTickers) arrives in time order, but the streams
-are not in step: a trade can arrive after a bookTicker stamped later. So when the
-connection drops, the time up to which *every* stream is complete is the oldest of the
-streams' newest times; and it starts at the first time any stream delivered (the streams
-were subscribed together, so nothing of the other streams happened between that time and
-their own first message). Only exchange-stamped rows count: a spot bookTicker is stamped
-with the local receive time (Binance gives it none), another clock.
+are not in step: one runs a little behind the other. From its first message on, a stream
+misses nothing; so every stream is complete from the *latest* of their first times (a
+trade stamped after the first bookTicker may have gone by before the trade stream was
+subscribed) to the *oldest* of their newest times (a trade stamped before the newest
+bookTicker may still be on its way). Only exchange-stamped rows count: a spot bookTicker
+is stamped with the local receive time (Binance gives it none), another clock.
 """
 
 from __future__ import annotations
@@ -32,8 +32,13 @@ class Coverage:
     >>> span.interval  # no trade yet: the quotes alone
     (datetime.datetime(2024, 1, 1, 0, 0, 1), datetime.datetime(2024, 1, 1, 0, 0, 9))
     >>> span.observe(TRADES, t(2024, 1, 1, 0, 0, 2), t(2024, 1, 1, 0, 0, 7))
-    >>> span.interval  # trades up to 0:07 are all here; a later one may still be on its way
-    (datetime.datetime(2024, 1, 1, 0, 0, 1), datetime.datetime(2024, 1, 1, 0, 0, 7))
+    >>> span.interval  # trades from 0:02 to 0:07 are all here; others may be before or after
+    (datetime.datetime(2024, 1, 1, 0, 0, 2), datetime.datetime(2024, 1, 1, 0, 0, 7))
+    >>> late = Coverage("um")
+    >>> late.observe(QUOTES, t(2024, 1, 1, 0, 0, 1), t(2024, 1, 1, 0, 0, 2))
+    >>> late.observe(TRADES, t(2024, 1, 1, 0, 0, 5), t(2024, 1, 1, 0, 0, 6))
+    >>> late.interval  # no moment yet at which both streams are known complete
+    (None, None)
     >>> Coverage("spot").observe(QUOTES, t(2024, 1, 1), t(2024, 1, 2))  # receive times: ignored
     """
 
@@ -52,4 +57,5 @@ class Coverage:
     def interval(self) -> tuple[datetime | None, datetime | None]:
         if not self.first:
             return None, None
-        return min(self.first.values()), min(self.newest.values())
+        start, end = max(self.first.values()), min(self.newest.values())
+        return (start, end) if start <= end else (None, None)
