@@ -32,6 +32,7 @@ from sniper.ingest.config import (
 from sniper.ingest.ledger import ledger_rows, outstanding_failures
 from sniper.ingest.local import OPTIONS_KIND, RECORDING_KIND, FileOutcome, ingest_options, ingest_recordings
 from sniper.ingest.progress import RichFileProgress
+from sniper.live.spans import SOURCE_KIND as LIVE_KIND
 from sniper.validation import parse_date
 
 # Off a terminal (a pipe, a log file) rich would wrap tables at 80 columns and cut paths.
@@ -93,7 +94,9 @@ def register(nouns: argparse._SubParsersAction) -> None:
     options.set_defaults(handler=run_options)
 
     ledger = verbs.add_parser("ledger", help="show what has been loaded, and failures not yet made good")
-    ledger.add_argument("--kind", choices=[BINANCE_KIND, RECORDING_KIND, OPTIONS_KIND], help="one source kind")
+    ledger.add_argument(
+        "--kind", choices=[BINANCE_KIND, RECORDING_KIND, OPTIONS_KIND, LIVE_KIND], help="one source kind"
+    )
     ledger.add_argument("--limit", type=int, default=50)
     ledger.set_defaults(handler=run_ledger)
 

@@ -73,11 +73,26 @@ def _split(line: str) -> tuple[int, str]:
     return receive_ns, payload
 
 
+def capture_line(receive_ns: int, message: str) -> str:
+    """A message as a recording holds it: what the live recorder parses, so that rows
+    written live equal rows loaded from a capture of the same messages."""
+    return f"{receive_ns} {message}"
+
+
+def stream_name(payload: str) -> str | None:
+    """The stream a combined-stream message names (``btcusdt@trade``), read without parsing
+    its JSON; None when the payload does not start the way Binance writes one."""
+    if not payload.startswith(STREAM_PREFIX):
+        return None
+    end = payload.find('"', len(STREAM_PREFIX))
+    return payload[len(STREAM_PREFIX) : end] if end > 0 else None
+
+
 def _fast_skip(payload: str) -> str | None:
     """Depth updates and REST snapshots are skipped without parsing their (large) JSON."""
-    if payload.startswith(STREAM_PREFIX):
-        end = payload.find('"', len(STREAM_PREFIX))
-        if end > 0 and "@depth" in payload[len(STREAM_PREFIX) : end]:
+    stream = stream_name(payload)
+    if stream is not None:
+        if "@depth" in stream:
             return "depth"
     elif payload.startswith('{"lastUpdateId"'):
         return "snapshot"

@@ -101,7 +101,7 @@ def _week_start(week: int) -> datetime:
     return datetime.fromtimestamp(0, tz=timezone.utc) + timedelta(days=week * 7 - EPOCH_WEEKDAY_OFFSET)
 
 
-class _Partitions:
+class WeekPartitions:
     """Create the weekly partition of every week a batch touches, once per table and week.
 
     Weeks, not the hull of first and last timestamp: a stray valid-but-distant timestamp
@@ -157,7 +157,7 @@ def load_file(
         if _lock_and_check(conn, source):
             result.already_loaded = True
             return result
-        partitions = _Partitions(conn, partitions_ready)
+        partitions = WeekPartitions(conn, partitions_ready)
         for batch in batches:
             rejects = list(batch.rejects)
             for table, frame in batch.tables.items():
