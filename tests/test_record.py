@@ -251,7 +251,7 @@ def test_a_disconnect_leaves_a_gap_whose_bucket_is_incomplete(database, tmp_path
     window = (bucket_2355 - timedelta(days=1)).date().isoformat()
     built = run_cli(
         "dbt", "build", "--select", "+candles_5m",
-        "--vars", f'{{"market": "spot", "window_start": "{window}", "window_days": 3}}',
+        "--vars", f'{{"window_start": "{window}", "window_days": 3}}',
     )
     assert built.returncode == 0, built.stdout[-3000:]
     complete = dict(database.rows("select bucket_start_at, is_complete from candles.candles_5m where symbol = 'BTCUSDT'"))

@@ -18,7 +18,8 @@ import psycopg
 from sniper.live.buffer import MessageBuffer
 from sniper.live.config import EXCHANGE, RecorderConfig
 from sniper.live.connection import ConnectionLoop, StopRequest
-from sniper.live.spans import Instrument, lock_instruments
+from sniper.instruments import Instrument
+from sniper.live.spans import lock_instruments
 from sniper.live.status import Snapshot, on_a_terminal, print_status, status_line, utc_now
 from sniper.live.writer import BatchWriter, WriterTotals
 

@@ -20,6 +20,8 @@ from datetime import datetime
 import psycopg
 from psycopg.types.json import Jsonb
 
+from sniper.instruments import Instrument
+
 SOURCE_KIND = "live"
 DATA_KIND = "trade+bookTicker"
 PROCESS_DIED = "process died"
@@ -32,15 +34,9 @@ class InstrumentBusy(Exception):
     """Another live recorder holds the lock of an instrument."""
 
 
-@dataclass(frozen=True)
-class Instrument:
-    exchange: str
-    market: str
-    symbol: str
-
-    @property
-    def lock_name(self) -> str:
-        return f"{SOURCE_KIND}:{self.exchange}/{self.market}/{self.symbol}"
+def lock_name(instrument: Instrument) -> str:
+    """The advisory lock one recorder holds per instrument."""
+    return f"{SOURCE_KIND}:{instrument.exchange}/{instrument.market}/{instrument.symbol}"
 
 
 @dataclass
@@ -79,9 +75,9 @@ def lock_instruments(conn: psycopg.Connection, instruments: list[Instrument]) ->
     """Take each instrument's session lock (held until the connection closes), or raise InstrumentBusy."""
     conn.execute(f"set lock_timeout = '{LOCK_WAIT_SECONDS}s'")
     try:
-        for instrument in sorted(instruments, key=lambda i: i.lock_name):
+        for instrument in sorted(instruments, key=lock_name):
             try:
-                conn.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (instrument.lock_name,))
+                conn.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (lock_name(instrument),))
             except psycopg.errors.LockNotAvailable:
                 raise InstrumentBusy(
                     f"another `sniper record` is recording {instrument.exchange} {instrument.market} "

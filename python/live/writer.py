@@ -25,9 +25,9 @@ from sniper.ingest.writer import WeekPartitions
 from sniper.live.buffer import Connected, Disconnected, Event, Received
 from sniper.live.config import EXCHANGE, RecorderConfig
 from sniper.live.coverage import QUOTES, TRADES, Coverage
+from sniper.instruments import Instrument
 from sniper.live.spans import (
     SOURCE_KIND,
-    Instrument,
     SpanProgress,
     close_dangling,
     open_span,
