@@ -10,7 +10,9 @@ with load_spans as (
 
 flagged as (
     -- A span opens a new island when it starts after every earlier span of the instrument
-    -- has ended (plus the merge gap).
+    -- has ended (plus the merge gap). A live recorder's span (source_kind 'live',
+    -- python/live/spans.py) is the exact time it was connected: one that starts after the
+    -- previous one ended, by however little, leaves a gap.
     select
         exchange,
         market,
@@ -22,7 +24,10 @@ flagged as (
                 partition by exchange, market, symbol
                 order by covered_from_at, covered_until_at
                 rows between unbounded preceding and 1 preceding
-            ) + interval '{{ sniper_var('coverage_merge_gap_seconds') }} seconds',
+            ) + case
+                when source_kind = 'live' then interval '0 seconds'
+                else interval '{{ sniper_var('coverage_merge_gap_seconds') }} seconds'
+            end,
             true
         ) as opens_island
     from load_spans

@@ -15,6 +15,7 @@ with ledger as (
 classified as (
     select
         load_id,
+        source_kind,
         exchange,
         market,
         symbol,
@@ -32,6 +33,7 @@ classified as (
 load_spans as (
     select
         load_id,
+        source_kind,
         exchange,
         market,
         symbol,
