@@ -9,6 +9,7 @@ that the fold's models never saw.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,11 @@ from sniper.training.splits import (
 )
 
 SIDES = ("long", "short")
+
+
+# How a fold tests the model: on the months after its training window, or on a regime it
+# never saw (the two kinds of evaluation.model_metrics.evaluation).
+EvaluationKind = Literal["walk_forward", "unseen_regime"]
 
 
 class EvaluationConfig(BaseModel):
@@ -56,7 +62,7 @@ class EvaluationConfig(BaseModel):
 
 @dataclass
 class FoldResult:
-    kind: str  # "walk_forward" | "unseen_regime"
+    kind: EvaluationKind
     fold: Fold
     threshold: float | None  # None: the training data justified no threshold, no trades
     scored: pd.DataFrame  # one row per test bucket and side with its win probability
@@ -122,7 +128,9 @@ def choose_fold_threshold(train: pd.DataFrame, features: list[str], config: Eval
     return choice.threshold if choice is not None else None
 
 
-def run_fold(data: pd.DataFrame, fold: Fold, kind: str, features: list[str], config: EvaluationConfig) -> FoldResult:
+def run_fold(
+    data: pd.DataFrame, fold: Fold, kind: EvaluationKind, features: list[str], config: EvaluationConfig
+) -> FoldResult:
     train, test = data.iloc[fold.train], data.iloc[fold.test]
     threshold = choose_fold_threshold(train, features, config)
     models = fit_sides(train, features, config)
