@@ -111,7 +111,7 @@ LOOK_BACKS = (
           "the last L1 update before the window, however old (OFI's predecessor, the inherited book state)"),
     Model("features.features_depth_5m", BUCKET, "bucket_start_at", "depth_band_max_age_minutes of snapshots"),
     Model("features.features_gamma_5m", BUCKET, "bucket_start_at", "gamma_snapshot_max_age_minutes of chains"),
-    Model("features.int_features__iceberg_intervals", ("symbol", "side", "quoted_at", "update_id"), "quoted_at",
+    Model("intermediate.int_features__iceberg_intervals", ("symbol", "side", "quoted_at", "update_id"), "quoted_at",
           "iceberg_lookback_minutes of trades and quotes (a level's history); a level older than that at a "
           "window start is seen from the look-back on (the market has none: tested below)", ICEBERG_ALLOWANCE),
     Model("features.features_icebergs_5m", BUCKET, "bucket_start_at", "the intervals above"),
@@ -242,7 +242,7 @@ def comparable(model: Model, left: Materialized, right: Materialized) -> tuple[p
     if model.relation in ("ml.labels_5m", "ml.training_dataset"):
         aside = label_rows_set_aside(left, right, model.relation)
         ours, theirs = without(ours, aside), without(theirs, aside)
-    if model.relation == "features.int_features__iceberg_intervals":
+    if model.relation == "intermediate.int_features__iceberg_intervals":
         aside = iceberg_levels_set_aside(left, right)
         ours, theirs = without(ours, aside), without(theirs, aside)
     if model.relation == "features.iceberg_events":
@@ -388,7 +388,7 @@ def test_no_iceberg_level_outlives_the_look_back_at_a_window_start(materialized)
     # A level that began more than iceberg_lookback_minutes before a window start is seen
     # from the look-back's start on (docs/features.md): the market must have none, or the
     # exact comparison of the iceberg models above would not hold for a reason it states.
-    reference = materialized["10_days_earlier_with_later_data"].frames["features.int_features__iceberg_intervals"]
+    reference = materialized["10_days_earlier_with_later_data"].frames["intermediate.int_features__iceberg_intervals"]
     look_back = pd.Timedelta(minutes=VARS.iceberg_lookback_minutes)
     for run in RUNS:
         for start in run.window_starts:

@@ -93,7 +93,7 @@ def test_synthetic_schedule_is_recovered_and_sources_are_recorded(database):
     # August mixes our candles and the exchange's klines; June and July come from klines.
     assert [row[3] for row in labels] == ["klines", "klines", "mixed"]
     candle_days = database.scalar(
-        "select count(*) from regimes.int_regimes__daily_prices where label_source = 'candles'"
+        "select count(*) from intermediate.int_regimes__daily_prices where label_source = 'candles'"
     )
     assert 1 <= candle_days <= 7
     coverage = database.frame("select * from regimes.coverage_summary where symbol = 'ETHUSDT'")

@@ -136,6 +136,12 @@ alter table if exists features.features_1h
     add column if not exists open_interest_change_1h double precision,
     add column if not exists funding_rate double precision;
 
+-- Building blocks that keep state between runs live in a schema of their own, not in the
+-- schemas analysts read (dbt_project.yml, models/intermediate/).
+create schema if not exists intermediate;
+alter table if exists features.int_features__iceberg_intervals set schema intermediate;
+alter table if exists regimes.int_regimes__daily_prices set schema intermediate;
+
 comment on column ops.backfill_runs.exchange is 'Instrument of the window: exchange, market, symbol.';
 comment on column ops.retention_runs.exchange is 'Instrument the deletion applied to: exchange, market, symbol.';
 comment on column evaluation.predictions.exchange is 'Instrument of the prediction: exchange, market, symbol.';

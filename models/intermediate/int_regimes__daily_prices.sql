@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 -- One row per instrument and UTC day with a price: our complete daily candles where they
 -- exist, the exchange's daily klines for days whose ticks are not materialized yet.
 with candle_days as (

@@ -1,11 +1,16 @@
 {{
     config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
         unique_key=['exchange', 'market', 'symbol', 'side', 'quoted_at', 'update_id'],
         meta={'retention_timeframe': '5m'},
         indexes=[{'columns': ['exchange', 'market', 'symbol', 'bucket_start_at']}],
     )
 }}
 
+-- Kept between windows (an iceberg level can span two), so a table, in the intermediate
+-- schema: the state of features_icebergs_5m and iceberg_events, not a table for analysts.
 -- Features follow the candles: built after candles_5m, in every window build of `candles+`.
 -- depends_on: {{ ref('candles_5m') }}
 
