@@ -84,6 +84,12 @@ def through_prefect(windows: list[ProjectVars]) -> list[tuple[float, float]]:
     return measure()
 
 
+def report(label: str, way: str, runs: list[tuple[float, float]]) -> None:
+    wall = statistics.median(t[0] for t in runs)
+    nodes = statistics.median(t[1] for t in runs)
+    print(f"{label:>26} {way:>11} {wall:>7.2f} {nodes:>7.2f}", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
@@ -113,15 +119,12 @@ def main() -> int:
               f" 7 days from {START}; preparing build (tables created, first parse) {time.perf_counter() - started:.1f} s;"
               f" {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; {args.repeat} repetitions, medians")
         print(f"{'window':>26} {'runner':>11} {'wall s':>7} {'nodes s':>7}")
-        measured = {(label, "plain dbt"): [plain(window) for _ in range(args.repeat)] for label, window in WINDOWS.items()}
+        for label, window in WINDOWS.items():
+            report(label, "plain dbt", [plain(window) for _ in range(args.repeat)])
         # One flow (one temporary Prefect server) for every prefect-dbt measurement.
         timings = through_prefect([window for window in WINDOWS.values() for _ in range(args.repeat)])
         for index, label in enumerate(WINDOWS):
-            measured[label, "prefect-dbt"] = timings[index * args.repeat:(index + 1) * args.repeat]
-        for (label, way), runs in sorted(measured.items()):
-            wall = statistics.median(t[0] for t in runs)
-            nodes = statistics.median(t[1] for t in runs)
-            print(f"{label:>26} {way:>11} {wall:>7.2f} {nodes:>7.2f}", flush=True)
+            report(label, "prefect-dbt", timings[index * args.repeat:(index + 1) * args.repeat])
     finally:
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
