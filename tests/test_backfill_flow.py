@@ -73,7 +73,10 @@ def test_repeated_runs_reach_full_coverage_in_the_planners_order(backfilled):
 @pytest.mark.slow
 def test_training_runs_end_to_end_on_the_backfilled_warehouse(backfilled):
     database, _ = backfilled
-    result = run_cli("train", "--data-range", "last_3_months")
+    # 200 trades a day: half the 5m buckets have no trade and no L1 update, so no OFI or L1
+    # OBI. Accepted here as the run always has (rows missing a feature are left out); the
+    # default 80% coverage would refuse it (tests/test_futures_history.py shows that).
+    result = run_cli("train", "--data-range", "last_3_months", "--min-feature-coverage", "0")
     assert result.returncode in (0, 3), result.stderr[-3000:]
     verdict = "READY FOR LIVE TRADING" if result.returncode == 0 else "KEEP COLLECTING DATA"
     assert verdict in result.stdout
