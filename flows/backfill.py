@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import psutil
 import psycopg
 from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
@@ -32,6 +31,7 @@ from sniper.errors import UserError
 from sniper.db.connection import connect
 from sniper.db.statistics import analyze_raw
 from sniper.instruments import Instrument
+from sniper.memory import available_memory_mb
 from sniper.settings import get_settings
 from sniper.warehouse import dbt_connection_env
 
@@ -63,8 +63,9 @@ class WindowResult:
 
 
 def window_days_for_memory(window_days: int, low_memory_window_days: int, min_available_memory_mb: int) -> int:
-    """Shrink the window when the host is short of memory (psutil's available memory)."""
-    available_mb = psutil.virtual_memory().available / 2**20
+    """Shrink the window when memory is short: the host's available memory, or its control
+    group's (a container, a 6 GB cgroup) when that is smaller (sniper.memory)."""
+    available_mb = available_memory_mb()
     return low_memory_window_days if available_mb < min_available_memory_mb else window_days
 
 
