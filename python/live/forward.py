@@ -157,6 +157,19 @@ def walk_forward_win_rate(conn: psycopg.Connection, run_id: str) -> float | None
     return None if row is None or row[0] is None else float(row[0])
 
 
+def last_test_month(conn: psycopg.Connection, run_id: str) -> MonthResult | None:
+    """The run's newest walk-forward test month, as the walk-forward evaluation reported it."""
+    row = conn.execute(
+        "select scope_key, n_trades, win_rate, regime from evaluation.model_metrics where run_id = %s"
+        " and evaluation = 'walk_forward' and scope = 'month' order by scope_key desc limit 1",
+        (run_id,),
+    ).fetchone()
+    if row is None or not row[1]:
+        return None
+    month, n, rate, regime = row
+    return MonthResult(month=month, n_trades=int(n), n_wins=int(round(float(rate) * int(n))), regime=regime)
+
+
 def samples_by_regime(conn: psycopg.Connection) -> dict[str, int]:
     """Labelled rows per month regime in ml.training_dataset: what training would learn from."""
     if conn.execute("select to_regclass('ml.training_dataset') is null").fetchone()[0]:
@@ -188,7 +201,11 @@ def evaluate_forward(conn: psycopg.Connection, scope: Scope, key: str) -> Forwar
         for regime, rows in trades.groupby("month_regime")
     } if len(trades) else {}
     enough = enough_data(weeks, sharpe=overall["sharpe"], max_drawdown=overall["max_drawdown"])
-    alarms = regime_change_alarms(months)
+    # The move from the run's last walk-forward test month into its first forward month counts
+    # too: a model whose edge is gone when it goes live changed regime at that seam.
+    anchor = last_test_month(conn, key) if scope == "run" else None
+    alarms = regime_change_alarms(([anchor] if anchor and all(m.month > anchor.month for m in months) else [])
+                                  + months)
     bias = side_bias_alarm(overall["long_share"])
     if bias is not None:
         alarms.append(bias)
