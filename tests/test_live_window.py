@@ -21,7 +21,7 @@ from tests import conftest
 from tests.conftest import run_cli
 
 DAY = date(2024, 6, 4)
-BUILD = ["dbt", "build", "--select", "candles+", "--exclude", "path:models/ml", "--exclude-resource-type",
+BUILD = ["dbt", "build", "--select", "staging", "candles+", "--exclude", "path:models/ml", "--exclude-resource-type",
          "unit_test", "--indirect-selection", "eager"]
 TABLES = [f"candles.candles_{tf}" for tf in ("5m", "15m", "1h", "4h", "1d")] + ["features.features_5m"]
 
