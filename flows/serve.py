@@ -64,6 +64,31 @@ async def _serve_until_signalled(runner) -> str:
     return received[0] if received else "stopped"
 
 
+def stop_prefect(drain_seconds: float) -> None:
+    """Give the last logs and events ``drain_seconds`` to reach the API, then stop a temporary
+    server. Prefect's drain does not keep to its timeout against a persistent server (20 s
+    measured): it runs in a thread that is left behind when the time is up."""
+    import threading
+
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    def drain() -> None:
+        for worker in (APILogWorker, EventsWorker):
+            try:
+                worker.drain_all(timeout=drain_seconds)
+            except Exception:  # noqa: BLE001 - best effort at exit
+                pass
+
+    draining = threading.Thread(target=drain, name="drain-prefect", daemon=True)
+    draining.start()
+    draining.join(drain_seconds)
+    # A temporary server exists only if its module was loaded (importing it costs seconds).
+    server_module = sys.modules.get("prefect.server.api.server")
+    for server in list(server_module.SubprocessASGIServer._instances.values()) if server_module else []:
+        server.stop()
+
+
 def main() -> int:
     # The CLI's settings for a temporary server (its start-up timeout on a busy host); the
     # console keeps Prefect's INFO lines: this is the process an operator watches.
@@ -74,7 +99,6 @@ def main() -> int:
     from prefect.runner import Runner
 
     from sniper.flows.schedules import deployments
-    from sniper.prefect_env import shutdown_prefect
 
     persistent = persistent_server()
     # Schedules stay active when it stops: pausing four deployments took the API 10 to 15 s on
@@ -87,7 +111,7 @@ def main() -> int:
     where = "the Prefect server at PREFECT_API_URL" if persistent else "a temporary Prefect server (no history kept)"
     print(f"serving {', '.join(d.name for d in served)} on {where}; stop with SIGTERM or Ctrl-C", flush=True)
     reason = asyncio.run(_serve_until_signalled(runner))
-    shutdown_prefect(timeout=DRAIN_SECONDS)
+    stop_prefect(DRAIN_SECONDS)
     print(f"sniper serve: stopped ({reason})", flush=True)
     return 0
 
