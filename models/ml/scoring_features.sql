@@ -11,4 +11,6 @@ final as (
     select * from features
 )
 
-select * from final
+-- The dataset's feature columns, whatever they are: a deployed model's columns are checked
+-- against ml.training_dataset's (python/live/deployments.py), which selects the same model.
+select * from final  -- noqa: AM04
