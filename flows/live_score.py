@@ -26,7 +26,7 @@ from sniper.live import forward
 from sniper.live.deployments import current_deployments
 from sniper.live.scoring import ScoredInstrument, score_deployment
 
-OUTCOME_MODELS = ("labels_5m", "forward_outcomes")
+OUTCOME_MODELS = ("stg_ml__entry_signals", "labels_5m", "forward_outcomes")
 DEFAULT_LOCK_WAIT_SECONDS = 60.0
 
 

@@ -22,7 +22,9 @@ def build_dataset() -> None:
     """Labels and the dataset are tables rebuilt from the candles and features (see docs/training.md),
     under the lock every dbt writer takes (a live cycle may be building the candles)."""
     with backfill_lock(wait_seconds=DATASET_LOCK_WAIT_SECONDS):
-        dbt_invoke(["build", "--select", "ml"])
+        # The staging view of the live signals: ml.forward_outcomes reads it, and a warehouse
+        # built before it existed has not made it yet.
+        dbt_invoke(["build", "--select", "stg_ml__entry_signals", "ml"])
 
 
 @dataclass(frozen=True)
