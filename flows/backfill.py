@@ -149,12 +149,14 @@ def backfill(
     sleep_seconds: float = 0.5,
     force_recompute: bool = False,
     window_start: date | None = None,
+    lock_wait_seconds: float = 0.0,
 ) -> list[WindowResult]:
     """Materialize up to `weeks` planned windows per instrument (or one explicit window).
 
     `instruments` are exchange:market:SYMBOL keys; None: every instrument with loaded data.
+    `lock_wait_seconds`: how long to wait for a live cycle (or another backfill) holding the lock.
     """
-    with backfill_lock():
+    with backfill_lock(wait_seconds=lock_wait_seconds):
         with connect(autocommit=True) as conn:
             mark_interrupted(conn)
             analyze_raw(conn)  # what was loaded since the last run, seen by the planner

@@ -7,14 +7,24 @@ from datetime import date
 
 from prefect import flow, get_run_logger, task
 
+from sniper.backfill.ledger import backfill_lock
 from sniper.flows.backfill import dbt_invoke
+from sniper.db.connection import connect
+from sniper.errors import UserError
+from sniper.live.deployments import deploy
+
+DATASET_LOCK_WAIT_SECONDS = 600
 from sniper.training.pipeline import TrainRequest, run_training
 
 
 @task(name="build-training-dataset")
 def build_dataset() -> None:
-    """Labels and the dataset are tables rebuilt from the candles and features (see docs/training.md)."""
-    dbt_invoke(["build", "--select", "ml"])
+    """Labels and the dataset are tables rebuilt from the candles and features (see docs/training.md),
+    under the lock every dbt writer takes (a live cycle may be building the candles)."""
+    with backfill_lock(wait_seconds=DATASET_LOCK_WAIT_SECONDS):
+        # The staging view of the live signals: ml.forward_outcomes reads it, and a warehouse
+        # built before it existed has not made it yet.
+        dbt_invoke(["build", "--select", "stg_ml__entry_signals", "ml"])
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ def train(
     end: date | None = None,
     min_feature_coverage: float = 0.8,
     allow_missing_features: bool = False,
+    deploy_as_paper: bool = False,
 ) -> TrainResult:
     """The roadmap's `train_sniper_entry_model.py`, as a flow with the same parameters."""
     request = TrainRequest(
@@ -66,4 +77,17 @@ def train(
     build_dataset()
     result = train_and_evaluate(request)
     get_run_logger().info("%s (run %s)", result.verdict, result.run_id)
+    if deploy_as_paper:
+        deploy_paper(result.run_id)
     return result
+
+
+@task(name="deploy-as-paper")
+def deploy_paper(run_id: str) -> None:
+    """The weekly retrain's new model: scored and tracked forward as paper, never traded
+    until `sniper deploy --run ID --live` (docs/live.md)."""
+    try:
+        with connect() as conn:
+            deploy(conn, run_id, "paper", deployed_by="weekly-retrain")
+    except UserError as refused:  # e.g. no threshold: the run is stored, nothing to score with
+        get_run_logger().warning("run %s not deployed: %s", run_id, refused)

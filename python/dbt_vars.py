@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from sniper.instruments import INSTRUMENT_KEY_PATTERN
 from sniper.validation import EARLIEST_DATE, MAX_DAYS_AHEAD, latest_date
@@ -57,6 +57,11 @@ class ProjectVars(BaseModel):
     window_days: int = Field(default=7, ge=1, le=92)
     instruments: list[InstrumentKey] | None = None
     force_recompute: bool = False
+    # Narrower than whole days (the live materialization, docs/live.md): the window starts
+    # window_first_minute minutes after window_start's midnight and ends window_end_minute
+    # minutes after it (None: the end of its last day). Multiples of 5, inside the window's days.
+    window_first_minute: int = Field(default=0, ge=0, le=92 * 1440)
+    window_end_minute: int | None = Field(default=None, ge=5, le=92 * 1440)
     # The raw.load_ledger rows that load trades, by data_kind, and the time each covers
     # for is_complete: `day` = every UTC day from its first to its last trade (a synthetic
     # day, a daily archive), `span` = exactly its first to its last event (a recording:
@@ -111,6 +116,21 @@ class ProjectVars(BaseModel):
     funding_max_age_hours: int = Field(default=9, ge=1, le=48)
     iceberg_min_refills: int = Field(default=3, ge=1, le=1000)
     iceberg_lookback_minutes: int = Field(default=60, ge=1, le=1440)
+
+    @model_validator(mode="after")
+    def _minutes_inside_the_days(self) -> ProjectVars:
+        end = self.window_days * 1440 if self.window_end_minute is None else self.window_end_minute
+        for name, minute in (("window_first_minute", self.window_first_minute), ("window_end_minute", end)):
+            if minute % 5:
+                raise ValueError(f"{name} must be a multiple of 5 (a 5m bucket boundary), got {minute}")
+        if not self.window_first_minute < end <= self.window_days * 1440:
+            raise ValueError(
+                f"window minutes {self.window_first_minute}..{end} do not lie inside {self.window_days} day(s)"
+            )
+        narrowed = self.window_first_minute or self.window_end_minute is not None
+        if narrowed and self.window_start is None:
+            raise ValueError("window_first_minute and window_end_minute need an explicit window_start")
+        return self
 
     def overrides(self) -> dict[str, Any]:
         """The values that differ from the defaults, as JSON-ready data for ``--vars``."""

@@ -1,4 +1,4 @@
-"""The examples in the live recorder's docstrings (backoff, covered interval, status line) run and hold."""
+"""The examples in the live docstrings (backoff, covered interval, status line, buckets and their window, the side a signal takes) run and hold."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["sniper.live.config", "sniper.live.coverage", "sniper.live.status"]
+MODULES = ["sniper.live.config", "sniper.live.coverage", "sniper.live.status", "sniper.live.buckets", "sniper.live.scoring"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -277,6 +277,27 @@
       "title": "Window Days",
       "type": "integer"
     },
+    "window_end_minute": {
+      "anyOf": [
+        {
+          "maximum": 132480,
+          "minimum": 5,
+          "type": "integer"
+        },
+        {
+          "type": "null"
+        }
+      ],
+      "default": null,
+      "title": "Window End Minute"
+    },
+    "window_first_minute": {
+      "default": 0,
+      "maximum": 132480,
+      "minimum": 0,
+      "title": "Window First Minute",
+      "type": "integer"
+    },
     "window_start": {
       "anyOf": [
         {

@@ -15,6 +15,11 @@
                        default every instrument with a load in the window (bounds.sql).
       force_recompute  false (default): buckets already materialized are kept as they are;
                        true: the window's buckets are computed again and replaced.
+      window_first_minute, window_end_minute
+                       narrow the window inside its days, in minutes after window_start's
+                       midnight (multiples of 5; default 0 and the end of the last day):
+                       the live materialization (flows/live_materialize.py) builds just the
+                       5m buckets that closed since its last cycle, not their whole day.
 
     The window is resolved in Jinja into date literals: the planner sees the range when it
     plans (row estimates, parallel scans, partition pruning), and a literal is a constant
@@ -79,9 +84,16 @@
     {{ return(nothing if newest_day is none else newest_day - modules.datetime.timedelta(days=days - 1)) }}
 {%- endmacro %}
 
-{#- SQL literal of the window's first instant or of its end (exclusive), at 00:00 UTC. -#}
+{#- SQL literal of the window's first instant or of its end (exclusive): 00:00 UTC of its
+    first day and of the day after its last, unless window_first_minute / window_end_minute
+    narrow it. -#}
 {% macro window_literal(part) -%}
-    {{ return("timestamptz '" ~ run_window()[part].strftime('%Y-%m-%d') ~ " 00:00:00+00'") }}
+    {%- set window = run_window() -%}
+    {%- set midnight = modules.datetime.datetime.combine(window.start, modules.datetime.time()) -%}
+    {%- set minute = sniper_var('window_first_minute') if part == 'start' else sniper_var('window_end_minute') -%}
+    {%- set instant = modules.datetime.datetime.combine(window[part], modules.datetime.time()) if minute is none
+        else midnight + modules.datetime.timedelta(minutes=minute) -%}
+    {{ return("timestamptz '" ~ instant.strftime('%Y-%m-%d %H:%M:%S') ~ "+00'") }}
 {%- endmacro %}
 
 {#- The instruments var as SQL row literals ('exchange', 'market', 'SYMBOL'), comma-separated

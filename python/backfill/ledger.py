@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -21,6 +22,7 @@ from sniper.db.connection import connect
 from sniper.settings import get_settings
 
 BACKFILL_LOCK_KEY = 7_300_010
+LOCK_POLL_SECONDS = 0.2
 INTERRUPTED = "interrupted: the process running this window died before it finished"
 
 
@@ -33,12 +35,17 @@ _held_guard = threading.Lock()
 
 
 @contextmanager
-def backfill_lock() -> Iterator[None]:
+def backfill_lock(wait_seconds: float = 0.0) -> Iterator[None]:
     """The run's session-level advisory lock, on a connection of its own, for the whole run.
+
+    Every writer of the windowed tables takes it: the backfill, the live materialization
+    (flows/live_materialize.py) and the builds of the ml tables (training, forward outcomes),
+    so no two dbt builds of the same tables ever overlap.
 
     Re-entrant within a process: `sniper backfill run` takes it before Prefect starts (a
     second run started meanwhile exits at once) and the flow it then runs, in the same
-    process, finds it held. Raises BackfillAlreadyRunning when another process holds it.
+    process, finds it held. Raises BackfillAlreadyRunning when another process holds it for
+    longer than `wait_seconds` (0: try once).
     """
     global _held_count
     with _held_guard:
@@ -55,7 +62,11 @@ def backfill_lock() -> Iterator[None]:
                 _held_count -= 1
         return
     with connect(autocommit=True) as conn:
-        acquired = conn.execute("select pg_try_advisory_lock(%s)", (BACKFILL_LOCK_KEY,)).fetchone()[0]
+        deadline = time.monotonic() + wait_seconds
+        while not (acquired := conn.execute("select pg_try_advisory_lock(%s)", (BACKFILL_LOCK_KEY,)).fetchone()[0]):
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(LOCK_POLL_SECONDS)
         if not acquired:
             raise BackfillAlreadyRunning(
                 "another backfill is running (PostgreSQL advisory lock 7300010 is held); this run exits"

@@ -180,15 +180,16 @@ def is_built(conn: psycopg.Connection) -> bool:
 
 
 def _urgent_regime(conn: psycopg.Connection) -> str | None:
-    """The regime the latest training run's diagnosis urgently needs data for, if any."""
-    rows = _rows(
-        conn,
-        "select diagnosis from evaluation.model_runs order by created_at desc limit 1",
-        (),
-    )
-    if not rows:
+    """The regime the newest diagnosis urgently needs data for, if any: the latest training
+    run's, or the latest forward evaluation's of a deployed model (python/live/forward.py),
+    whichever is newer."""
+    diagnoses = _rows(conn, "select created_at, diagnosis from evaluation.model_runs order by created_at desc limit 1",
+                      ())
+    diagnoses += _rows(conn, "select evaluated_at, diagnosis from ml.forward_evaluations"
+                       " order by evaluated_at desc, evaluation_id desc limit 1", ())
+    if not diagnoses:
         return None
-    diagnosis = rows[0][0] or {}
+    diagnosis = max(diagnoses, key=lambda row: row[0])[1] or {}
     return diagnosis.get("scarcest_regime") if diagnosis.get("urgent") else None
 
 

@@ -1,5 +1,19 @@
 """One module per CLI noun; each exposes ``register(subparsers)``."""
 
-from sniper.commands import backfill, db, dbt, demo, ingest, record, report, retention, status, synth, train
+from sniper.commands import (
+    backfill,
+    db,
+    dbt,
+    demo,
+    deploy,
+    ingest,
+    record,
+    report,
+    retention,
+    score,
+    status,
+    synth,
+    train,
+)
 
-COMMAND_MODULES = [db, synth, ingest, record, dbt, backfill, retention, train, report, status, demo]
+COMMAND_MODULES = [db, synth, ingest, record, dbt, backfill, retention, train, deploy, score, report, status, demo]

@@ -45,7 +45,7 @@ def _table(title: str, *columns: str, wrap: tuple[str, ...] = ()) -> Table:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in columns:
         numeric = column in {"rows", "buckets", "complete", "trades", "win rate", "Sharpe", "max DD", "DSR", "PBO",
-                             "SPA p", "seconds"}
+                             "SPA p", "seconds", "signals 24h", "median latency s"}
         table.add_column(column, no_wrap=column not in wrap, justify="right" if numeric else "left",
                          overflow="fold" if column in wrap else "ellipsis",
                          min_width=MIN_TEXT_WIDTH if column in wrap else None)
@@ -123,6 +123,48 @@ def _training(runs: list[warehouse.TrainingRun] | None) -> list[Table | str]:
                    f"{_at(current.created_at)})"]
 
 
+def _live(conn) -> list[Table | str]:
+    """Deployments, the newest signals and the forward record beside the walk-forward one."""
+    from sniper.live.deployments import current_deployments
+    from sniper.live.forward import evaluate_forward
+    from sniper.training.gate import EnoughDataConfig
+
+    deployments = current_deployments(conn)
+    if not deployments:
+        return ["live: no model deployed (`sniper deploy --run ID`, the weekly retrain deploys as paper)"]
+    table = _table("deployed models", "instrument", "status", "run", "since", "last bucket scored", "signals 24h",
+                   "median latency s")
+    for d in deployments:
+        newest, signals, latency = conn.execute(
+            "select max(bucket_start_at), count(*) filter (where side is not null and created_at > now() - interval"
+            " '1 day'), percentile_cont(0.5) within group (order by latency_seconds) filter (where created_at >"
+            " now() - interval '1 day') from ml.entry_signals where exchange = %s and market = %s and symbol = %s"
+            " and run_id = %s", (d.instrument.exchange, d.instrument.market, d.instrument.symbol, d.run_id),
+        ).fetchone()
+        table.add_row(d.instrument.key, d.status, d.run_id, _at(d.deployed_at), _at(newest), f"{signals:,}",
+                      _number(latency, 1))
+    sections: list[Table | str] = [table]
+    line = EnoughDataConfig().min_weekly_win_rate
+    for run_id in sorted({d.run_id for d in deployments}):
+        record = evaluate_forward(conn, "run", run_id)
+        if not record.outcomes:
+            sections.append(f"forward record of {run_id}: no completed signal yet")
+            continue
+        o = record.overall
+        weeks = "  ".join(f"{w.week[5:]} {w.win_rate:.0%}{'' if w.win_rate > line else '!'}" for w in record.weeks[-8:])
+        sections += [
+            f"forward record of {run_id}: {int(o['n_trades'])} trades, win rate {_share(o['win_rate'])}, "
+            f"Sharpe {_number(o['sharpe'], 2)}, max DD {_share(o['max_drawdown'])}, long share {_share(o['long_share'])}",
+            f"  weekly win rate (line {line:.0%}, ! below): {weeks}",
+            f"  {record.expectation.message}" if record.expectation else "",
+            f"  enough data: {'[green]yes[/]' if record.is_enough else 'not yet'} ("
+            + "; ".join(f"{'PASS' if c.passed else 'FAIL'} {c.name}" for c in record.enough) + ")",
+            f"  {record.diagnosis.message}",
+            *(f"  [red]ALARM[/] {alarm.message}" for alarm in record.alarms),
+        ]
+    return [section for section in sections if section != ""]
+
+
 def run(_: argparse.Namespace) -> int:
     target = resolve_target()
     if target.embedded is not None and not target.embedded.is_running():
@@ -137,6 +179,7 @@ def run(_: argparse.Namespace) -> int:
             _coverage(warehouse.coverage(conn)),
             _backfill(warehouse.backfill_attempts(conn)),
             *_training(warehouse.training_runs(conn)),
+            *(_live(conn) if warehouse.relation_exists(conn, "ml.deployments") else []),
         ]
     console.print(f"database: {target.kind}, {version}, {target.display} (times in UTC)")
     for section in sections:

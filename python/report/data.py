@@ -12,6 +12,7 @@ import psycopg
 from pydantic import BaseModel, ValidationError
 
 from sniper.errors import UserError
+from sniper.live.forward import ForwardRecord, evaluate_forward
 from sniper.report.relations import relation_exists
 from sniper.report.warehouse import INSTRUMENT_KEY
 from sniper.training.baselines import BaselineTest
@@ -71,6 +72,7 @@ class ReportData:
     month_regimes: dict[str, str]  # YYYY-MM -> regime, for the bands behind the equity curve
     coverage: pd.DataFrame | None  # regimes.regime_coverage; None until dbt has built it
     coverage_summary: pd.DataFrame | None  # regimes.coverage_summary; None until dbt has built it
+    forward: ForwardRecord | None = None  # the run's forward record, once a live signal's label completed
 
 
 def _frame(conn: psycopg.Connection, query: str, params=None) -> pd.DataFrame:
@@ -173,7 +175,9 @@ def load_report_data(conn: psycopg.Connection, run_id: str | None = None) -> Rep
         (run_id,),
     )
     coverage, summary = load_coverage(conn)
+    forward = evaluate_forward(conn, "run", run_id) if relation_exists(conn, "ml.forward_outcomes") else None
     return ReportData(
+        forward=forward if forward is not None and forward.outcomes else None,
         run=run,
         months=months,
         regimes=regimes,

@@ -16,7 +16,7 @@ import pandas as pd
 
 from sniper.report import plots
 from sniper.report.data import ReportData
-from sniper.training.gate import READY, AlarmConfig, Criterion, GateConfig
+from sniper.training.gate import READY, AlarmConfig, Criterion, EnoughDataConfig, GateConfig
 
 PAGE = Template("""<!doctype html>
 <html lang="en">
@@ -246,6 +246,35 @@ def importance_table(data: ReportData) -> str:
         ["column", "share"], rows, table_id="importance") + "</details>"
 
 
+def forward_section(data: ReportData) -> str:
+    """The forward record beside the walk-forward results: figures, rules, alarms, weekly win
+    rate with the 55 % line, forward equity."""
+    record = data.forward
+    if record is None:
+        return ("<h2>Forward record</h2>\n<p id=\"forward-none\">No live or paper signal of this run has a complete "
+                "label yet (ml.forward_outcomes).</p>")
+    o = record.overall
+    rows = [["trades", _fmt(o["n_trades"], "int")], ["win rate", _fmt(o["win_rate"], "pct")],
+            ["Sharpe (daily)", _fmt(o["sharpe"])], ["max drawdown", _fmt(o["max_drawdown"], "pct")],
+            ["long share", _fmt(o["long_share"], "pct")]]
+    if record.expectation is not None:
+        rows.append(["forward vs walk-forward", escape(record.expectation.message)])
+    rows += [["enough data", escape(c.line())]
+             for c in record.enough]
+    rows.append(["diagnosis", escape(record.diagnosis.message)])
+    rows += [["ALARM", escape(alarm.message)] for alarm in record.alarms]
+    line = EnoughDataConfig().min_weekly_win_rate
+    equity = record.equity.rename("equity").reset_index().assign(fold="forward")
+    return "\n".join([
+        "<h2>Forward record</h2>",
+        _table(["figure", "value"], rows, table_id="forward"),
+        _plot("Forward win rate per week", plots.weekly_win_rate(record.weeks, threshold=line) if record.weeks
+              else None, "No forward week with a trade.", "plot-forward-weeks"),
+        _plot("Forward equity", plots.equity_curve(equity, data.month_regimes) if len(equity) > 1 else None,
+              "No forward trade has exited yet.", "plot-forward-equity"),
+    ])
+
+
 def render(data: ReportData) -> str:
     """The whole page for one run."""
     run = data.run
@@ -274,6 +303,7 @@ def render(data: ReportData) -> str:
         _plot("Feature importance",
               plots.feature_importance(run.feature_importance) if run.feature_importance else None,
               "The run recorded no feature importance.", "plot-importance") + importance_table(data),
+        forward_section(data),
         feature_coverage_table(data),
         _plot("Regime coverage",
               plots.coverage_heatmap(data.coverage) if data.coverage is not None and len(data.coverage) else None,

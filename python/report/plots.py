@@ -310,3 +310,25 @@ def coverage_heatmap(coverage: pd.DataFrame) -> str:
         ]
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         return svg_markup(fig)
+
+
+def weekly_win_rate(weeks: Sequence, *, threshold: float) -> str:
+    """Forward win rate per ISO week (gate.WeekResult) with the enough-data rule's line."""
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(12, 3.4), layout="constrained")
+        ax = fig.add_subplot()
+        labels = [week.week for week in weeks]
+        rates = np.array([week.win_rate for week in weeks], dtype=float) * 100
+        positions = np.arange(len(labels))
+        colours = ["#3b7d3b" if rate > threshold * 100 else "#b5534a" for rate in np.nan_to_num(rates)]
+        bars = ax.bar(positions, np.nan_to_num(rates, nan=0.0), width=0.7, color=colours)
+        for bar, label, rate, week in zip(bars, labels, rates, weeks, strict=True):
+            bar.set_gid(f"forward-week-{label}")
+            ax.text(bar.get_x() + bar.get_width() / 2, np.nan_to_num(rate) + 1.5, f"{rate:.0f}%\nn={week.n_trades}",
+                    ha="center", va="bottom", fontsize=7.5)
+        ax.axhline(threshold * 100, color="#111111", linestyle="--", linewidth=1.2, gid="forward-week-line")
+        ax.set_xticks(positions, labels, rotation=45 if len(labels) > 12 else 0)
+        ax.set_ylim(0, 116)
+        ax.set_ylabel("win rate (%)")
+        ax.set_title(f"Forward win rate per ISO week (line: {threshold:.0%}, the enough-data rule)")
+        return svg_markup(fig)

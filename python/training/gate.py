@@ -385,3 +385,78 @@ def diagnose_data_needs(
             f"({samples_by_regime[scarcest]} training samples, the fewest)"
         )
     return Diagnosis(urgent=bool(reasons), reasons=reasons, scarcest_regime=scarcest, message=message)
+
+
+class WeekResult(BaseModel):
+    """One ISO week of forward trades."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    week: str = Field(pattern=r"^\d{4}-W(0[1-9]|[1-4][0-9]|5[0-3])$", description="ISO year and week, YYYY-Www")
+    n_trades: int = Field(ge=0)
+    n_wins: int = Field(ge=0)
+
+    @property
+    def win_rate(self) -> float:
+        return self.n_wins / self.n_trades if self.n_trades else math.nan
+
+
+class EnoughDataConfig(BaseModel):
+    """The roadmap's rule for a model in service: no more data needed once its forward record
+    has a win rate above the gate's in each of the last ``min_weeks`` consecutive ISO weeks,
+    a Sharpe ratio above ``min_sharpe`` and a drawdown below ``max_drawdown``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_weekly_win_rate: float = Field(default=GateConfig.model_fields["min_win_rate"].default, ge=0, le=1)
+    min_weeks: int = Field(default=4, ge=1)
+    min_sharpe: float = 1.3
+    max_drawdown: float = Field(default=0.15, gt=0, le=1)
+
+
+def _iso_week_after(week: str) -> str:
+    from datetime import date, timedelta
+
+    year, number = week.split("-W")
+    monday = date.fromisocalendar(int(year), int(number), 1) + timedelta(weeks=1)
+    iso = monday.isocalendar()
+    return f"{iso.year}-W{iso.week:02d}"
+
+
+def enough_data(
+    weeks: Sequence[WeekResult], *, sharpe: float, max_drawdown: float, config: EnoughDataConfig | None = None
+) -> list[Criterion]:
+    """The enough-data rule's criteria on a forward record; it holds when all pass.
+
+    The last ``min_weeks`` weeks must follow each other (no week without trades between them).
+
+    >>> weeks = [WeekResult(week=f"2024-W0{w}", n_trades=20, n_wins=12) for w in range(1, 6)]
+    >>> all(c.passed for c in enough_data(weeks, sharpe=1.6, max_drawdown=0.05))
+    True
+    >>> [c.key for c in enough_data(weeks[:3], sharpe=1.6, max_drawdown=0.05) if not c.passed]
+    ['weekly_win_rate']
+    """
+    config = config or EnoughDataConfig()
+    ordered = sorted((w for w in weeks if w.n_trades), key=lambda w: w.week)
+    recent = ordered[-config.min_weeks :]
+    consecutive = len(recent) == config.min_weeks and all(
+        _iso_week_after(before.week) == after.week for before, after in zip(recent, recent[1:], strict=False)
+    )
+    lowest = min((w.win_rate for w in recent), default=math.nan)
+    span = f"{recent[0].week}..{recent[-1].week}" if recent else "no forward week"
+    return [
+        Criterion(
+            key="weekly_win_rate",
+            name=f"win rate in each of the last {config.min_weeks} consecutive weeks (lowest)",
+            value=lowest,
+            comparison=">",
+            threshold=config.min_weekly_win_rate,
+            passed=consecutive and _above(lowest, config.min_weekly_win_rate),
+            note=span if consecutive else f"{span}: not {config.min_weeks} consecutive weeks with trades",
+        ),
+        Criterion(key="sharpe", name="Sharpe ratio of daily forward returns", value=float(sharpe),
+                  comparison=">", threshold=config.min_sharpe, passed=_above(float(sharpe), config.min_sharpe)),
+        Criterion(key="max_drawdown", name="maximum drawdown of forward equity", value=float(max_drawdown),
+                  comparison="<", threshold=config.max_drawdown,
+                  passed=_below(float(max_drawdown), config.max_drawdown)),
+    ]

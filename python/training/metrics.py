@@ -144,6 +144,32 @@ def max_drawdown(returns) -> float:
     return float(np.max(1.0 - equity / peaks))
 
 
+def win_rate_interval(wins: int, trades: int, *, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a win rate observed as ``wins`` out of ``trades`` (binomial).
+
+    ``(p + z^2/2n -/+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)`` with ``z`` the two-sided
+    normal quantile of ``confidence`` (Wilson 1927); it stays inside [0, 1] and is honest for
+    small ``n``, where the normal approximation is not. ``(nan, nan)`` without trades.
+
+    >>> [round(bound, 4) for bound in win_rate_interval(60, 100)]
+    [0.502, 0.6906]
+    >>> win_rate_interval(0, 0)
+    (nan, nan)
+    """
+    if trades < 0 or not 0 <= wins <= trades:
+        raise ValueError(f"need 0 <= wins <= trades, got {wins} of {trades}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    if trades == 0:
+        return math.nan, math.nan
+    z = STANDARD_NORMAL.inv_cdf(0.5 + confidence / 2)
+    p = wins / trades
+    denominator = 1 + z * z / trades
+    center = (p + z * z / (2 * trades)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trades + z * z / (4 * trades * trades)) / denominator
+    return max(0.0, center - half), min(1.0, center + half)
+
+
 def n_trades(trade_returns) -> int:
     """Number of trades (one net return per trade).
 

@@ -97,6 +97,16 @@ class XGBoostEntryModel:
         self._booster.save_model(str(path))
         return path
 
+    @classmethod
+    def load(cls, path: Path, columns: list[str]) -> XGBoostEntryModel:
+        """A model saved by ``save``, predicting from ``columns`` (the run's feature columns)."""
+        import xgboost
+
+        model = cls()
+        model._booster = xgboost.Booster(model_file=str(path))
+        model._columns = list(columns)
+        return model
+
 
 MODEL_KINDS: dict[str, type] = {XGBoostEntryModel.kind: XGBoostEntryModel}
 

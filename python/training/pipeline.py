@@ -65,6 +65,12 @@ def _months_before(day: date, months: int) -> date:
     return (pd.Timestamp(day) - pd.DateOffset(months=months)).date()
 
 
+def deployed_threshold(results) -> float | None:
+    """The newest walk-forward fold's threshold (folds are named wf-YYYY-MM by test month)."""
+    folds = sorted((r for r in results if r.kind == "walk_forward"), key=lambda r: r.fold.name)
+    return folds[-1].threshold if folds else None
+
+
 def run_training(request: TrainRequest) -> TrainOutcome:
     model_kind(request.model)  # unknown kinds fail before any work
     columns = feature_columns(request.features)
@@ -109,6 +115,9 @@ def run_training(request: TrainRequest) -> TrainOutcome:
         "data_end": end,
         "code_version": code_version(settings.project_dir),
         "verdict": summary.gate.verdict,
+        # What a deployed model enters at (python/live/scoring.py): the threshold the newest
+        # walk-forward fold chose on its own training months; null when it justified none.
+        "threshold": deployed_threshold(results),
     }
     save_artifacts(artifact_dir, final_models, metadata)
     record = RunRecord(

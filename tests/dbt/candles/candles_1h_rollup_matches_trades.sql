@@ -1,5 +1,6 @@
 -- Assert 1h candles (rolled up from 5m) equal 1h candles computed straight from the trades, over the run's window.
 -- Compared: open and close (first and last trade by time, then trade id), high, low, volume, trade count.
+-- Trades after the window's end are not in its candles yet (a window narrowed to minutes ends mid-hour).
 with hours as (
     select *
     from {{ ref('candles_1h') }}
@@ -38,6 +39,7 @@ from_trades as (
             {{ same_instrument('window_span', 'trades') }}
             and window_span.first_hour_start_at <= trades.traded_at
             and window_span.last_hour_end_at > trades.traded_at
+            and trades.traded_at < {{ window_literal('end') }}
     group by trades.exchange, trades.market, trades.symbol, date_trunc('hour', trades.traded_at, 'UTC')
 )
 

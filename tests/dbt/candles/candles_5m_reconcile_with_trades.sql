@@ -1,6 +1,7 @@
 -- Assert per instrument and UTC day of the run's window, the 5m candles hold exactly the trades.
 -- Same trade count, same volume (relative 1e-9); a day with trades but no candles fails too.
--- Both sides are read for the window only, so the test's cost follows the window, not the history.
+-- Both sides are read for the window only, so the test's cost follows the window, not the history;
+-- a window narrowed to minutes (the live materialization) compares the part of the day it built.
 with window_candle_days as (
     select
         exchange,
@@ -10,7 +11,7 @@ with window_candle_days as (
         sum(volume) as volume,
         sum(trade_count) as trade_count
     from {{ ref('candles_5m') }}
-    where {{ window_test_filter("date_trunc('day', bucket_start_at, 'UTC')", '1d') }}
+    where {{ window_test_filter('bucket_start_at') }}
     group by exchange, market, symbol, date_trunc('day', bucket_start_at, 'UTC')
 ),
 
@@ -50,8 +51,11 @@ trade_days as (
         count(*) as trade_count
     from {{ ref('stg_raw__trades') }}
     where
-        traded_at >= (select min(day_range.first_day_start_at) from day_range)
-        and traded_at < (select date_add(max(day_range.last_day_start_at), interval '1 day', 'UTC') from day_range)
+        traded_at >= greatest((select min(day_range.first_day_start_at) from day_range), {{ window_literal('start') }})
+        and traded_at < least(
+            (select date_add(max(day_range.last_day_start_at), interval '1 day', 'UTC') from day_range),
+            {{ window_literal('end') }}
+        )
     group by exchange, market, symbol, date_trunc('day', traded_at, 'UTC')
 ),
 
