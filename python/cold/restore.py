@@ -6,9 +6,12 @@ line before any row is written. Then one transaction copies every file's rows ba
 sniper.db.copy, the loaders' path), checks each file gave exactly its recorded row count,
 and marks the files restored in raw.cold_restores; any failure rolls all of it back.
 
-A backfill window restores the cold weeks it reads before it materializes: its own weeks
-and the week before it, which holds the look-back of the window's first features
-(RAW_LOOKBACK).
+A backfill window restores the cold rows it reads before it materializes (restore_for_window):
+its instrument's weeks and the week before them, which holds the look-back of the window's
+first features (RAW_LOOKBACK), and every other instrument's trades of the window's weeks,
+which the window's data tests read (`candles_5m_reconcile_with_trades` and
+`candles_1h_rollup_matches_trades` compare every instrument's candles in the window's days
+with its trades, whatever the run's instruments).
 """
 
 from __future__ import annotations
@@ -85,9 +88,16 @@ def restore_weeks(
 
 
 def restore_for_window(conn: psycopg.Connection, instrument: Instrument, start: date, days: int) -> list[RestoredFile]:
-    """What a backfill window of ``instrument`` needs back: its weeks and its look-back's."""
+    """What a backfill window of ``instrument`` reads, back in PostgreSQL: every raw table of
+    its weeks and of its look-back's, and the other instruments' trades of its weeks (its data
+    tests read them)."""
     if conn.execute("select to_regclass('raw.cold_weeks') is null").fetchone()[0]:
         return []  # a database not migrated to the cold tier has nothing cold
-    weeks = weeks_overlapping(start - RAW_LOOKBACK, start + timedelta(days=days))
+    own = weeks_overlapping(start - RAW_LOOKBACK, start + timedelta(days=days))
+    window = weeks_overlapping(start, start + timedelta(days=days))
+    files = [
+        row.file for row in ledger_rows(conn, weeks=own, status="cold")
+        if row.file.instrument == instrument or (row.file.week in window and row.file.kind == "trades")
+    ]
     reason = f"backfill window {start} +{days}d of {instrument}"
-    return restore_weeks(conn, [instrument], weeks, reason)
+    return restore_files(conn, files, reason) if files else []

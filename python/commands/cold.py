@@ -13,6 +13,7 @@ import sys
 from collections import defaultdict
 
 from pydantic import ValidationError
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -150,8 +151,11 @@ def run_restore(args: argparse.Namespace) -> int:
 
 def tier_table(sizes: list[TierSize]) -> Table:
     """Hot and cold sizes per raw table (also shown by `sniper status`)."""
-    table = Table("raw table", "hot rows", "hot MB", "hot B/row", "cold files", "cold rows", "cold MB", "cold B/row",
-                  title="raw ticks: hot (PostgreSQL) and cold (Parquet)", title_justify="left")
+    table = Table(title="raw ticks: hot (PostgreSQL) and cold (Parquet files)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for index, column in enumerate(("raw table", "hot rows", "hot MB", "hot B/row", "cold files", "cold rows",
+                                    "cold MB", "cold B/row")):
+        table.add_column(column, no_wrap=True, justify="left" if index == 0 else "right")
     for size in sizes:
         table.add_row(
             f"raw.{size.kind}", f"{size.hot_rows:,}", f"{size.hot_bytes / MB:.1f}", _per_row(size.hot_bytes_per_row),
