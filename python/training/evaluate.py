@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sniper.training import metrics
 from sniper.training.baselines import NS_PER_DAY, BaselineConfig, baseline_daily_returns
-from sniper.training.fanout import Job, ParallelConfig, run_jobs
+from sniper.training.fanout import Job, ParallelConfig, Shared, run_jobs
 from sniper.training.models import XGBoostParams, model_kind
 from sniper.training.overfitting import DEFAULT_BLOCKS
 from sniper.training.simulation import SimulationConfig, ThresholdSearch, choose_threshold, simulate
@@ -184,7 +184,8 @@ def fold_jobs(data: pd.DataFrame, features: list[str], config: EvaluationConfig)
             config=config.regime_split,
         )
     ]
-    return [Job(f"{kind}-{fold.name}", run_fold, (usable, fold, kind, features, config)) for kind, fold in folds]
+    rows = Shared(usable)  # every fold reads the same rows: sent to a cluster once
+    return [Job(f"{kind}-{fold.name}", run_fold, (rows, fold, kind, features, config)) for kind, fold in folds]
 
 
 def evaluate(

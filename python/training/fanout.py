@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -65,9 +66,25 @@ class ParallelConfig(BaseSettings):
         return "sequential"
 
 
+@dataclass(frozen=True, eq=False)
+class Shared:
+    """An input several jobs read (the dataset): on Dask it travels to the cluster once, as the
+    result of a task of its own, and each worker fetches it once, instead of once per job."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class _SharedRef:
+    """Where a Shared input was in a job's arguments, as the job travels to a worker."""
+
+    index: int
+
+
 @dataclass(frozen=True)
 class Job:
-    """One independent piece of work: ``function(*args)``, a module-level function (Dask pickles it)."""
+    """One independent piece of work: ``function(*args)``, a module-level function (Dask pickles
+    it); an argument wrapped in ``Shared`` is passed unwrapped."""
 
     name: str
     function: Callable[..., Any]
@@ -78,12 +95,16 @@ def run_jobs(jobs: Sequence[Job], config: ParallelConfig | None = None) -> list[
     """Every job's result, in the jobs' order."""
     config = config or ParallelConfig()
     if config.mode == "sequential" or not jobs:
-        return [job.function(*job.args) for job in jobs]
+        return [job.function(*(a.value if isinstance(a, Shared) else a for a in job.args)) for job in jobs]
     return _on_dask(list(jobs), config)
 
 
-def _run(job: Job) -> Any:
-    return job.function(*job.args)
+def _run(job: Job, shared: dict[int, Any]) -> Any:
+    return job.function(*(shared[a.index] if isinstance(a, _SharedRef) else a for a in job.args))
+
+
+def _share(value: Any) -> Any:
+    return value
 
 
 def _task_runner(config: ParallelConfig):
@@ -110,11 +131,30 @@ def _on_dask(jobs: list[Job], config: ParallelConfig) -> list[Any]:
 
     for name in ("distributed", "prefect_dask"):  # cluster start and stop chatter
         logging.getLogger(name).setLevel(logging.ERROR)
+    # Each job carries its rows (tens of MB for a demo-sized dataset): distributed warns about
+    # every such task; the cost is measured in bench/bench_training_dask.py instead.
+    warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
     run = task(_run, name="training-job", cache_policy=NO_CACHE, persist_result=False, log_prints=False)
+    share = task(_share, name="training-input", cache_policy=NO_CACHE, persist_result=False)
+    inputs: dict[int, Shared] = {}
+    for job in jobs:
+        for arg in job.args:
+            if isinstance(arg, Shared):
+                inputs.setdefault(id(arg), arg)
+    index = {key: position for position, key in enumerate(inputs)}
+    travelling = [
+        (Job(job.name, job.function, tuple(_SharedRef(index[id(a)]) if isinstance(a, Shared) else a
+                                           for a in job.args)),
+         sorted({index[id(a)] for a in job.args if isinstance(a, Shared)}))
+        for job in jobs
+    ]
 
     @flow(name="training-jobs", task_runner=_task_runner(config), persist_result=False, validate_parameters=False)
     def training_jobs() -> list[Any]:
-        futures = [run.with_options(name=job.name).submit(job) for job in jobs]
+        # Dask resolves the input futures inside each job's `shared` mapping on its worker.
+        sent = [share.submit(item.value) for item in inputs.values()]
+        futures = [run.with_options(name=job.name).submit(job, {i: sent[i] for i in needs})
+                   for job, needs in travelling]
         return [future.result() for future in futures]
 
     return training_jobs()

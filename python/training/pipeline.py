@@ -22,7 +22,7 @@ from sniper.settings import get_settings
 from sniper.training.dataset import dataset_span, load_dataset
 from sniper.training.coverage import group_coverage, input_coverage_by_month, refuse_thin_groups
 from sniper.training.evaluate import SIDES, EvaluationConfig, fit_side, fold_jobs, usable_rows
-from sniper.training.fanout import Job, ParallelConfig, run_jobs
+from sniper.training.fanout import Job, ParallelConfig, Shared, run_jobs
 from sniper.training.features import DEFAULT_FEATURES, feature_columns
 from sniper.training.models import model_kind
 from sniper.training.store import RunRecord, code_version, save_artifacts, write_run
@@ -97,7 +97,7 @@ def run_training(request: TrainRequest, parallel: ParallelConfig | None = None) 
         raise UserError(f"no labelled rows between {train_start} and {end}")
     # The folds and the deployed model's two sides are independent jobs: one fan-out for all.
     folds = fold_jobs(data, columns, evaluation)
-    final_rows = usable_rows(train_rows, columns, evaluation)
+    final_rows = Shared(usable_rows(train_rows, columns, evaluation))
     sides = [Job(f"final-{side}", fit_side, (final_rows, columns, evaluation, side)) for side in SIDES]
     outputs = run_jobs([*folds, *sides], parallel)
     results, final_models = outputs[: len(folds)], dict(zip(SIDES, outputs[len(folds):], strict=True))
