@@ -1,9 +1,10 @@
 """The nightly incremental backfill as a Prefect flow.
 
 For each instrument in turn (never in parallel): plan the next window (the planner re-reads
-coverage after every window, so a finished month reorders the priorities), materialize
-it with ``dbt build`` of the windowed models through prefect-dbt's runner, record the
-attempt in ops.backfill_runs, sleep, repeat. A PostgreSQL advisory lock makes a second
+coverage after every window, so a finished month reorders the priorities), bring back from
+the cold tier any raw week the window reads (python/cold/restore.py), materialize it with
+``dbt build`` of the windowed models through prefect-dbt's runner, record the attempt in
+ops.backfill_runs, sleep, repeat. A PostgreSQL advisory lock makes a second
 concurrent run exit at once. The window is 7 days, 3 when available memory is low.
 """
 
@@ -26,6 +27,7 @@ from sniper.backfill.ledger import (
     start_attempt,
 )
 from sniper.backfill.planner import PlannedWindow, is_built, known_instruments, load_state, plan
+from sniper.cold.restore import RestoredFile, restore_for_window
 from sniper.dbt_vars import ProjectVars
 from sniper.errors import UserError
 from sniper.db.connection import connect
@@ -97,6 +99,18 @@ def prepare_warehouse() -> None:
     """Staging views, every windowed table, and regimes and coverage refreshed from klines."""
     dbt_invoke(["run", "--select", "staging", WINDOWED_SELECTION, PLANNER_STATE, "--exclude", NOT_PER_WINDOW,
                 *EMPTY_WINDOW.dbt_args()])
+
+
+@task(name="restore-cold-weeks")
+def restore_cold_weeks(window: PlannedWindow) -> list[RestoredFile]:
+    """The window's raw weeks (and its look-back's) that are in the cold tier, back in PostgreSQL,
+    so the window computes from exactly the rows it would have hot."""
+    with connect(autocommit=True) as conn:
+        restored = restore_for_window(conn, window.instrument, window.start, window.days)
+    for item in restored:
+        print(f"      cold tier: restored {item.rows:,} rows of raw.{item.kind} {item.instrument} week {item.week}",
+              file=sys.stderr, flush=True)
+    return restored
 
 
 @task(name="materialize-window")
@@ -175,6 +189,7 @@ def backfill(
                     break
                 if results:
                     time.sleep(sleep_seconds)
+                restore_cold_weeks(window)
                 results.append(materialize_window(window, force_recompute))
         return results
 

@@ -8,13 +8,14 @@ from datetime import date
 from prefect import flow, get_run_logger, task
 
 from sniper.backfill.ledger import backfill_lock
-from sniper.flows.backfill import dbt_invoke
 from sniper.db.connection import connect
 from sniper.errors import UserError
+from sniper.flows.backfill import dbt_invoke
 from sniper.live.deployments import deploy
+from sniper.training.fanout import ParallelConfig
+from sniper.training.pipeline import TrainRequest, run_training
 
 DATASET_LOCK_WAIT_SECONDS = 600
-from sniper.training.pipeline import TrainRequest, run_training
 
 
 @task(name="build-training-dataset")
@@ -43,8 +44,9 @@ class TrainResult:
 
 
 @task(name="train-and-evaluate")
-def train_and_evaluate(request: TrainRequest) -> TrainResult:
-    outcome = run_training(request)
+def train_and_evaluate(request: TrainRequest, parallel: ParallelConfig) -> TrainResult:
+    """The folds and the final fits run where ``parallel`` says (a Dask cluster: a subflow of tasks)."""
+    outcome = run_training(request, parallel)
     return TrainResult(
         run_id=str(outcome.run_id),
         verdict=outcome.summary.gate.verdict,
@@ -68,14 +70,23 @@ def train(
     min_feature_coverage: float = 0.8,
     allow_missing_features: bool = False,
     deploy_as_paper: bool = False,
+    dask: str | None = None,
+    dask_address: str | None = None,
+    dask_local_workers: int | None = None,
 ) -> TrainResult:
-    """The roadmap's `train_sniper_entry_model.py`, as a flow with the same parameters."""
+    """The roadmap's `train_sniper_entry_model.py`, as a flow with the same parameters.
+
+    ``dask``, ``dask_address``, ``dask_local_workers``: where the folds and fits run
+    (python/training/fanout.py); None keeps the setting (SNIPER_DASK..., default auto).
+    """
+    chosen = {"dask": dask, "dask_address": dask_address, "dask_local_workers": dask_local_workers}
+    parallel = ParallelConfig(**{name: value for name, value in chosen.items() if value is not None})
     request = TrainRequest(
         data_range=data_range, model=model, start=start, end=end, min_feature_coverage=min_feature_coverage,
         allow_missing_features=allow_missing_features, **({"features": features} if features else {}),
     )
     build_dataset()
-    result = train_and_evaluate(request)
+    result = train_and_evaluate(request, parallel)
     get_run_logger().info("%s (run %s)", result.verdict, result.run_id)
     if deploy_as_paper:
         deploy_paper(result.run_id)

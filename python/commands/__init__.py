@@ -2,6 +2,7 @@
 
 from sniper.commands import (
     backfill,
+    cold,
     db,
     dbt,
     demo,
@@ -16,4 +17,4 @@ from sniper.commands import (
     train,
 )
 
-COMMAND_MODULES = [db, synth, ingest, record, dbt, backfill, retention, train, deploy, score, report, status, demo]
+COMMAND_MODULES = [db, synth, ingest, record, dbt, backfill, retention, cold, train, deploy, score, report, status, demo]

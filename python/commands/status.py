@@ -1,5 +1,5 @@
-"""``sniper status``: the warehouse on one screen: database, raw rows, candles, coverage,
-backfill and training, saying "not built yet" for whatever dbt has not made yet."""
+"""``sniper status``: the warehouse on one screen: database, raw rows, hot and cold raw sizes,
+candles, coverage, backfill and training, saying "not built yet" for whatever dbt has not made yet."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from sniper.cold.sizes import tier_sizes
+from sniper.commands.cold import tier_table
 from sniper.db.connection import connect, resolve_target
 from sniper.db.migrate import migrate
 from sniper.db.status import raw_row_counts, server_version
@@ -173,8 +175,10 @@ def run(_: argparse.Namespace) -> int:
     with connect(target) as conn:
         migrate(conn)
         version = server_version(conn)
+        counts = raw_row_counts(conn)
         sections = [
-            _raw_table(raw_row_counts(conn)),
+            _raw_table(counts),
+            tier_table(tier_sizes(conn, {row.table: row.rows for row in counts})),
             _candles(warehouse.candle_windows(conn)),
             _coverage(warehouse.coverage(conn)),
             _backfill(warehouse.backfill_attempts(conn)),

@@ -29,6 +29,12 @@ def register(nouns: argparse._SubParsersAction) -> None:
                         help="refuse a feature group with values in less than this share of the rows (default 0.8)")
     parser.add_argument("--allow-missing-features", action="store_true",
                         help="train anyway, the missing values kept as NaN (XGBoost learns where they go)")
+    parser.add_argument("--dask", choices=["auto", "local", "off"],
+                        help="where the folds and fits run: a local Dask cluster, this process, or auto (local"
+                             " on 4+ cores); default: SNIPER_DASK or auto")
+    parser.add_argument("--dask-address", metavar="ADDRESS",
+                        help="an existing Dask scheduler, e.g. tcp://host:8786 (default: SNIPER_DASK_ADDRESS)")
+    parser.add_argument("--dask-workers", type=int, metavar="N", help="worker processes of a local cluster (default 2)")
     parser.set_defaults(handler=run)
 
 
@@ -42,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--start {start} is not before --end {end}")
     if not 0.0 <= args.min_feature_coverage <= 1.0:
         raise UserError(f"--min-feature-coverage must be between 0 and 1, got {args.min_feature_coverage}")
+    parallel_config(args)  # a bad --dask-address is one line, before Prefect starts
     connect().close()  # an unreachable or stopped database is one line, before Prefect starts
     quiet_prefect()
     from sniper.flows.train import train
@@ -49,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = train(data_range=args.data_range, model=args.model, features=features, start=start, end=end,
                        min_feature_coverage=args.min_feature_coverage,
-                       allow_missing_features=args.allow_missing_features)
+                       allow_missing_features=args.allow_missing_features, dask=args.dask,
+                       dask_address=args.dask_address, dask_local_workers=args.dask_workers)
     except ValidationError as error:
         raise UserError(f"invalid training request: {error.errors()[0]['msg']}") from None
     console.print(f"run {result.run_id}: trained {result.train_start} .. {result.data_end}")
@@ -59,3 +67,17 @@ def run(args: argparse.Namespace) -> int:
     console.print(result.diagnosis)
     console.print(f"model: {result.artifact_dir}")
     return result.exit_code
+
+
+def parallel_config(args: argparse.Namespace):
+    """The --dask options over the SNIPER_DASK* settings, checked (one line on a mistake)."""
+    from sniper.training.fanout import ParallelConfig
+
+    chosen = {"dask": args.dask, "dask_address": args.dask_address, "dask_local_workers": args.dask_workers}
+    try:
+        return ParallelConfig(**{name: value for name, value in chosen.items() if value is not None})
+    except ValidationError as error:
+        first = error.errors()[0]
+        option = {"dask_address": "--dask-address", "dask_local_workers": "--dask-workers"}.get(
+            str(first["loc"][0]) if first["loc"] else "", "--dask")
+        raise UserError(f"invalid {option}: {first['msg'].removeprefix('Value error, ')}") from None

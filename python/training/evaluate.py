@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sniper.training import metrics
 from sniper.training.baselines import NS_PER_DAY, BaselineConfig, baseline_daily_returns
+from sniper.training.fanout import Job, ParallelConfig, Shared, run_jobs
 from sniper.training.models import XGBoostParams, model_kind
 from sniper.training.overfitting import DEFAULT_BLOCKS
 from sniper.training.simulation import SimulationConfig, ThresholdSearch, choose_threshold, simulate
@@ -82,9 +83,13 @@ def _wins(frame: pd.DataFrame, side: str) -> np.ndarray:
     return (frame[f"{side}_net_return"] > 0).to_numpy()
 
 
+def fit_side(train: pd.DataFrame, features: list[str], config: EvaluationConfig, side: str):
+    """One side's model, fitted on ``train`` (both sides are independent jobs, python/training/fanout.py)."""
+    return model_kind(config.model)(config.params).fit(train[features], _wins(train, side))
+
+
 def fit_sides(train: pd.DataFrame, features: list[str], config: EvaluationConfig) -> dict:
-    kind = model_kind(config.model)
-    return {side: kind(config.params).fit(train[features], _wins(train, side)) for side in SIDES}
+    return {side: fit_side(train, features, config, side) for side in SIDES}
 
 
 def score(frame: pd.DataFrame, models: dict, features: list[str]) -> pd.DataFrame:
@@ -164,20 +169,33 @@ def trial_daily_returns(scored: pd.DataFrame, candidates) -> dict[float, pd.Seri
     }
 
 
-def evaluate(data: pd.DataFrame, features: list[str], config: EvaluationConfig | None = None) -> list[FoldResult]:
-    """Every walk-forward fold, then one fold per left-out regime (rows must be time-ordered)."""
-    config = config or EvaluationConfig()
+def fold_jobs(data: pd.DataFrame, features: list[str], config: EvaluationConfig) -> list[Job]:
+    """One independent job per fold: every walk-forward fold, then one per left-out regime
+    (rows must be time-ordered)."""
     usable = usable_rows(data, features, config).reset_index(drop=True)
     label_end = usable[[f"{side}_exit_at" for side in SIDES]].max(axis=1)
-    results = [
-        run_fold(usable, fold, "walk_forward", features, config)
-        for fold in walk_forward_folds(usable["entry_at"], label_end, config.walk_forward)
+    folds: list[tuple[EvaluationKind, Fold]] = [
+        ("walk_forward", fold) for fold in walk_forward_folds(usable["entry_at"], label_end, config.walk_forward)
     ]
-    regime_folds = leave_one_regime_out_folds(
-        usable["entry_at"], label_end, usable["month_regime"], groups=usable["instrument"], config=config.regime_split
-    )
-    results += [run_fold(usable, fold, "unseen_regime", features, config) for fold in regime_folds]
-    return results
+    folds += [
+        ("unseen_regime", fold)
+        for fold in leave_one_regime_out_folds(
+            usable["entry_at"], label_end, usable["month_regime"], groups=usable["instrument"],
+            config=config.regime_split,
+        )
+    ]
+    rows = Shared(usable)  # every fold reads the same rows: sent to a cluster once
+    return [Job(f"{kind}-{fold.name}", run_fold, (rows, fold, kind, features, config)) for kind, fold in folds]
+
+
+def evaluate(
+    data: pd.DataFrame,
+    features: list[str],
+    config: EvaluationConfig | None = None,
+    parallel: ParallelConfig | None = None,
+) -> list[FoldResult]:
+    """Every walk-forward fold, then one fold per left-out regime, where ``parallel`` says."""
+    return run_jobs(fold_jobs(data, features, config or EvaluationConfig()), parallel)
 
 
 def usable_rows(data: pd.DataFrame, features: list[str], config: EvaluationConfig) -> pd.DataFrame:

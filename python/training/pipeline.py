@@ -21,7 +21,8 @@ from sniper.errors import UserError
 from sniper.settings import get_settings
 from sniper.training.dataset import dataset_span, load_dataset
 from sniper.training.coverage import group_coverage, input_coverage_by_month, refuse_thin_groups
-from sniper.training.evaluate import EvaluationConfig, evaluate, fit_sides, usable_rows
+from sniper.training.evaluate import SIDES, EvaluationConfig, fit_side, fold_jobs, usable_rows
+from sniper.training.fanout import Job, ParallelConfig, Shared, run_jobs
 from sniper.training.features import DEFAULT_FEATURES, feature_columns
 from sniper.training.models import model_kind
 from sniper.training.store import RunRecord, code_version, save_artifacts, write_run
@@ -71,7 +72,9 @@ def deployed_threshold(results) -> float | None:
     return folds[-1].threshold if folds else None
 
 
-def run_training(request: TrainRequest) -> TrainOutcome:
+def run_training(request: TrainRequest, parallel: ParallelConfig | None = None) -> TrainOutcome:
+    """``parallel`` says where the folds and fits run (python/training/fanout.py); it is not part
+    of the run's record, which it cannot change."""
     model_kind(request.model)  # unknown kinds fail before any work
     columns = feature_columns(request.features)
     with connect() as conn:
@@ -95,14 +98,17 @@ def run_training(request: TrainRequest) -> TrainOutcome:
                            sorted(data["instrument"].unique()))
     evaluation = request.evaluation.model_copy(update={"keep_missing_features": request.allow_missing_features})
 
-    results = evaluate(data, columns, evaluation)
-    samples = data["month_regime"].value_counts().to_dict()
-    summary = summarize(results, samples, len(evaluation.threshold_search.candidates), evaluation)
-
     train_rows = data[data["entry_at"] >= datetime.combine(train_start, datetime.min.time(), tzinfo=timezone.utc)]
     if train_rows.empty:
         raise UserError(f"no labelled rows between {train_start} and {end}")
-    final_models = fit_sides(usable_rows(train_rows, columns, evaluation), columns, evaluation)
+    # The folds and the deployed model's two sides are independent jobs: one fan-out for all.
+    folds = fold_jobs(data, columns, evaluation)
+    final_rows = Shared(usable_rows(train_rows, columns, evaluation))
+    sides = [Job(f"final-{side}", fit_side, (final_rows, columns, evaluation, side)) for side in SIDES]
+    outputs = run_jobs([*folds, *sides], parallel)
+    results, final_models = outputs[: len(folds)], dict(zip(SIDES, outputs[len(folds):], strict=True))
+    samples = data["month_regime"].value_counts().to_dict()
+    summary = summarize(results, samples, len(evaluation.threshold_search.candidates), evaluation)
     run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
     settings = get_settings()
     artifact_dir = settings.state_dir / "models" / run_id

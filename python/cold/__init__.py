@@ -1,0 +1,1 @@
+"""The cold tier: raw tick weeks past a horizon as verified Parquet files, and back (docs/cold.md)."""
