@@ -136,7 +136,7 @@ INCREMENTAL_TABLES = [
     *(f"candles.candles_{timeframe}" for timeframe in ("5m", "15m", "1h", "4h", "1d", "1w", "1mo")),
     *(f"features.{name}" for name in ("features_5m", "features_15m", "features_1h", "features_l1_5m",
                                       "features_trade_flow_5m", "features_depth_5m", "features_gamma_5m",
-                                      "features_icebergs_5m", "iceberg_events")),
+                                      "features_icebergs_5m", "features_futures_5m", "iceberg_events")),
     "intermediate.int_features__iceberg_intervals",
 ]
 # The layers of the 5m timeframe: "_5m", not "5m", which candles_15m and features_15m end with too.

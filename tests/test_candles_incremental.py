@@ -248,7 +248,7 @@ def test_contract_columns_and_types(market):
     reset(market)
     run_candles(market, window_start="2024-06-03", window_days=1)
     expected = {
-        "symbol": "text", "bucket_start_at": "timestamp with time zone", "open": "double precision",
+        "exchange": "text", "market": "text", "symbol": "text", "bucket_start_at": "timestamp with time zone", "open": "double precision",
         "high": "double precision", "low": "double precision", "close": "double precision",
         "volume": "double precision", "quote_volume": "double precision", "trade_count": "bigint",
         "taker_buy_volume": "double precision", "taker_sell_volume": "double precision", "vwap": "double precision",
@@ -263,7 +263,7 @@ def test_contract_columns_and_types(market):
         assert dict(columns) == expected, timeframe
     unique_index = market.scalar(
         "select count(*) from pg_indexes where schemaname = 'candles' and indexdef like 'CREATE UNIQUE INDEX%%'"
-        " and indexdef like '%%(symbol, bucket_start_at)%%'"
+        " and indexdef like '%%(exchange, market, symbol, bucket_start_at)%%'"
     )
     assert unique_index == len(TIMEFRAMES)
     timeframes = market.rows("select distinct timeframe from candles.candles_all order by 1")
