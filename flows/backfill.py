@@ -3,7 +3,7 @@
 For each instrument in turn (never in parallel): plan the next window (the planner re-reads
 coverage after every window, so a finished month reorders the priorities), bring back from
 the cold tier any raw week the window reads (python/cold/restore.py), materialize it with
-``dbt build`` of the windowed models through prefect-dbt's runner, record the attempt in
+``dbt build`` of the windowed models (parsed once per run), record the attempt in
 ops.backfill_runs, sleep, repeat. A PostgreSQL advisory lock makes a second
 concurrent run exit at once. The window is 7 days, 3 when available memory is low.
 """
@@ -35,7 +35,7 @@ from sniper.db.statistics import analyze_raw
 from sniper.instruments import Instrument
 from sniper.memory import available_memory_mb
 from sniper.settings import get_settings
-from sniper.warehouse import dbt_connection_env
+from sniper.warehouse import invoke_dbt_parsed
 
 # Everything downstream of the candles is rebuilt for the window: candles, then the
 # features, regimes and coverage that read them. The ml tables (labels, the dataset)
@@ -72,17 +72,11 @@ def window_days_for_memory(window_days: int, low_memory_window_days: int, min_av
 
 
 def dbt_invoke(args: list[str]):
-    """Run dbt through prefect-dbt's runner: each dbt node becomes a Prefect task."""
-    from dbt_common.events.base_types import EventLevel
-    from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
-
-    project_dir = get_settings().project_dir
-    # Explicit: prefect-dbt would derive it from Prefect's level, and "warning" is no dbt level.
-    settings = PrefectDbtSettings(project_dir=project_dir, profiles_dir=project_dir, log_level=EventLevel.WARN)
-    # No Prefect assets: nothing here consumes them, and each node would emit events.
-    runner = PrefectDbtRunner(settings=settings, raise_on_failure=True, disable_assets=True)
-    with dbt_connection_env():
-        return runner.invoke(args)
+    """Run one dbt command in this process on the project parsed once per process
+    (sniper.warehouse.invoke_dbt_parsed): a window's fixed cost is its SQL, not dbt's parse.
+    Each window is one Prefect task; dbt's per-node results are in its run result (rows
+    written, timings) and its log (logs/dbt.log). Raises DbtFailed naming the failed nodes."""
+    return invoke_dbt_parsed(args)
 
 
 def rows_written(result) -> int:

@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sniper.db.connection import DatabaseTarget, dbt_environment, ensure_database, resolve_target
@@ -44,3 +45,68 @@ def invoke_dbt(args: Sequence[str], dbt_vars: Mapping[str, Any] | None = None):
 
     with dbt_connection_env():
         return dbtRunner().invoke([*args, *project_args(), *vars_args(dbt_vars)])
+
+
+# dbt parses the whole project again whenever --vars change (partial parsing keys on them),
+# and every backfill window and live bucket has vars of its own: 5-8 s of parsing each on
+# this 2-core host. Window vars only reach the models' SQL when it is compiled, never their
+# configs or dependencies, so the project is parsed once per process and target, with no
+# vars (dbt's partial parsing then carries the parse over between processes too), and each
+# window's build reuses that manifest with its own vars.
+_PARSED: dict[tuple, Any] = {}
+PROJECT_SOURCES = ("models", "macros", "tests/dbt", "dbt_project.yml", "profiles.yml")
+
+
+def _project_fingerprint(project_dir: Path) -> tuple[int, int]:
+    """The number of project files and their newest change: a new parse when either moves."""
+    stamps = []
+    for name in PROJECT_SOURCES:
+        path = project_dir / name
+        files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()] if path.is_dir() else []
+        stamps.extend(f.stat().st_mtime_ns for f in files)
+    return len(stamps), max(stamps, default=0)
+
+
+def parsed_manifest(target: DatabaseTarget):
+    """The project's manifest for ``target`` (relation names carry its database), parsed once."""
+    from dbt.cli.main import dbtRunner
+
+    project_dir = Path(get_settings().project_dir)
+    key = (str(project_dir), target.conninfo, _project_fingerprint(project_dir))
+    if key not in _PARSED:
+        result = dbtRunner().invoke(["parse", "--quiet", *project_args()])
+        if not result.success:
+            raise DbtFailed(f"dbt parse failed: {result.exception}")
+        _PARSED.clear()  # one project and target at a time: no manifests pile up in a long process
+        _PARSED[key] = result.result
+    # A dbt command compiles into the manifest it is given (ephemeral models' CTEs marked
+    # injected, compiled SQL with its vars): each command gets a copy of the parsed one.
+    return _PARSED[key].deepcopy()
+
+
+class DbtFailed(RuntimeError):
+    """A dbt command that did not succeed: the first line names the command, then one line per
+    failed node."""
+
+
+def invoke_dbt_parsed(args: Sequence[str]):
+    """Run one dbt command (``args`` may carry ``--vars``) on the manifest parsed once for the
+    current target; raises DbtFailed naming every failed node. Returns the dbtRunnerResult."""
+    from dbt.cli.main import dbtRunner
+
+    with dbt_connection_env() as target:
+        manifest = parsed_manifest(target)
+        result = dbtRunner(manifest=manifest).invoke([*args, "--log-level", "warn", *project_args()])
+    if result.success:
+        return result
+    command = " ".join(str(arg) for arg in args[:1])
+    if result.exception is not None:
+        raise DbtFailed(f"dbt {command} failed: {result.exception}")
+    failures = [
+        f'{node.node.resource_type.title()} {node.node.name} {node.status}ed: {" ".join(str(node.message).split())}'
+        for node in getattr(result.result, "results", None) or []
+        if str(node.status) in {"error", "fail"}
+    ]
+    # The first line names the first failure: the ledger and the CLI show one line.
+    raise DbtFailed("\n".join([f"dbt {command} failed: {failures[0] if failures else 'no node result'}"
+                                + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""), *failures[1:]]))
