@@ -4,11 +4,15 @@ A throwaway embedded PostgreSQL (a temp dir, removed at the end) holds one symbo
 synthetic week (--trades-per-day, default 2,000). After one preparing build (the tables
 exist), each window below is built --repeat times, as the backfill builds it (`dbt build
 --select candles+ --exclude path:models/ml`, unit tests excluded, eager indirect
-selection, force_recompute so that every repetition does its SQL again), two ways:
+selection, force_recompute so that every repetition does its SQL again), three ways, all
+inside one Prefect flow (its start-up excluded: timed inside the flow) as the backfill runs:
 
-- plain: dbt's own runner in this process (sniper.warehouse.invoke_dbt);
-- prefect-dbt: flows/backfill.py's dbt_invoke inside a Prefect flow (each dbt node a
-  Prefect task), the flow's start-up excluded (timed inside the flow).
+- prefect-dbt (before): prefect-dbt's PrefectDbtRunner, each dbt node a Prefect task, dbt
+  parsing the project again for every window (its vars changed), as the backfill did until
+  the parsed-once path;
+- plain dbt: dbt's own runner (sniper.warehouse.invoke_dbt), parsing again every window;
+- parsed once (now): flows/backfill.py's dbt_invoke, which parses the project once per
+  process and hands every window's command a copy of that manifest.
 
 Per window and way it prints the median wall time and the sum of the nodes' execution
 times as dbt reports them (they overlap: dbt runs nodes on several threads). The empty
@@ -58,27 +62,41 @@ def sql_seconds(result) -> float:
     return sum(float(getattr(node, "execution_time", 0) or 0) for node in result.result or [])
 
 
-def plain(window: ProjectVars) -> tuple[float, float]:
-    started = time.perf_counter()
-    result = invoke_dbt(build_args(window))
-    wall = time.perf_counter() - started
+def prefect_dbt(args: list[str]):
+    """The backfill's dbt call before the parsed-once path."""
+    from dbt_common.events.base_types import EventLevel
+    from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
+
+    from sniper.warehouse import dbt_connection_env
+
+    project_dir = get_settings().project_dir
+    settings = PrefectDbtSettings(project_dir=project_dir, profiles_dir=project_dir, log_level=EventLevel.WARN)
+    with dbt_connection_env():
+        return PrefectDbtRunner(settings=settings, raise_on_failure=True, disable_assets=True).invoke(args)
+
+
+def plain_dbt(args: list[str]):
+    result = invoke_dbt(args)
     if not result.success:
         raise SystemExit(f"dbt build failed: {result.exception}")
-    return wall, sql_seconds(result)
+    return result
 
 
-def through_prefect(windows: list[ProjectVars]) -> list[tuple[float, float]]:
+def measure_all(windows: list[ProjectVars]) -> dict[str, list[tuple[float, float]]]:
     from prefect import flow
 
     from sniper.flows.backfill import dbt_invoke
 
+    ways = {"prefect-dbt (before)": prefect_dbt, "plain dbt": plain_dbt, "parsed once (now)": dbt_invoke}
+
     @flow(name="bench-window-overhead")
-    def measure() -> list[tuple[float, float]]:
-        timings = []
-        for window in windows:
-            started = time.perf_counter()
-            result = dbt_invoke(build_args(window))
-            timings.append((time.perf_counter() - started, sql_seconds(result)))
+    def measure() -> dict[str, list[tuple[float, float]]]:
+        timings: dict[str, list[tuple[float, float]]] = {}
+        for way, invoke in ways.items():
+            for window in windows:
+                started = time.perf_counter()
+                result = invoke(build_args(window))
+                timings.setdefault(way, []).append((time.perf_counter() - started, sql_seconds(result)))
         return timings
 
     return measure()
@@ -87,7 +105,7 @@ def through_prefect(windows: list[ProjectVars]) -> list[tuple[float, float]]:
 def report(label: str, way: str, runs: list[tuple[float, float]]) -> None:
     wall = statistics.median(t[0] for t in runs)
     nodes = statistics.median(t[1] for t in runs)
-    print(f"{label:>26} {way:>11} {wall:>7.2f} {nodes:>7.2f}", flush=True)
+    print(f"{label:>26} {way:>21} {wall:>7.2f} {nodes:>7.2f}", flush=True)
 
 
 def main() -> int:
@@ -118,14 +136,17 @@ def main() -> int:
         print(f"# bench_window_overhead: 1 symbol, {args.trades_per_day:,} trades/day (and L1, depth, options) for"
               f" 7 days from {START}; preparing build (tables created, first parse) {time.perf_counter() - started:.1f} s;"
               f" {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; {args.repeat} repetitions, medians")
-        print(f"{'window':>26} {'runner':>11} {'wall s':>7} {'nodes s':>7}")
-        for label, window in WINDOWS.items():
-            report(label, "plain dbt", [plain(window) for _ in range(args.repeat)])
-        # One flow (one temporary Prefect server) for every prefect-dbt measurement.
-        timings = through_prefect([window for window in WINDOWS.values() for _ in range(args.repeat)])
-        for index, label in enumerate(WINDOWS):
-            report(label, "prefect-dbt", timings[index * args.repeat:(index + 1) * args.repeat])
+        print(f"{'window':>26} {'runner':>21} {'wall s':>7} {'nodes s':>7}")
+        # One flow (one temporary Prefect server) for every measurement; the windows alternate,
+        # so that every call has vars other than the previous one's, as in a backfill.
+        windows = [window for _ in range(args.repeat) for window in WINDOWS.values()]
+        for way, timings in measure_all(windows).items():
+            for index, label in enumerate(WINDOWS):
+                report(label, way, timings[index::len(WINDOWS)])
     finally:
+        from sniper.prefect_env import shutdown_prefect
+
+        shutdown_prefect()  # prefect-dbt's node tasks still emitting events would abort the exit
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
     return 0

@@ -218,7 +218,12 @@ def test_schedules_are_declared_in_utc():
     by_name = {d.name: d for d in deployments()}
     nightly = by_name["nightly-backfill"].schedules[0].schedule
     assert (nightly.cron, nightly.timezone) == ("0 3 * * *", "UTC")
-    assert by_name["nightly-backfill"].parameters == {"weeks": 1}
+    # It waits up to 5 minutes for a live cycle holding the lock, rather than failing.
+    assert by_name["nightly-backfill"].parameters == {"weeks": 1, "lock_wait_seconds": 300}
     weekly = by_name["weekly-retrain"].schedules[0].schedule
     assert (weekly.cron, weekly.timezone) == ("0 0 * * 0", "UTC")  # Sunday 00:00
     assert by_name["weekly-retrain"].parameters["data_range"] == "last_3_months"
+    live = by_name["live-materialize"].schedules[0].schedule
+    assert (live.cron, live.timezone) == ("*/5 * * * *", "UTC")  # every 5 minutes
+    score = by_name["live-score"].schedules[0].schedule
+    assert (score.cron, score.timezone) == ("2-59/5 * * * *", "UTC")  # 2 minutes after each cycle
