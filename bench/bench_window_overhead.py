@@ -116,6 +116,9 @@ def main() -> int:
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
 
+    from sniper.prefect_env import quiet_prefect
+
+    quiet_prefect()  # no telemetry (no internet here), Prefect's console quiet
     root = Path(tempfile.mkdtemp(prefix="sniper-bench-window-", dir="/tmp"))
     os.environ |= {"SNIPER_DATA_DIR": str(root), "DBT_TARGET_PATH": str(root / "target"),
                    "DBT_LOG_PATH": str(root / "logs")}
