@@ -40,11 +40,19 @@ def dbt_connection_env(target: DatabaseTarget | None = None):
 
 
 def invoke_dbt(args: Sequence[str], dbt_vars: Mapping[str, Any] | None = None):
-    """Run one dbt command in this process; returns dbt's ``dbtRunnerResult``."""
+    """Run one dbt command in this process; returns dbt's ``dbtRunnerResult``. A build, run or
+    test reuses the project parsed once for the target (below); other commands parse."""
     from dbt.cli.main import dbtRunner
 
-    with dbt_connection_env():
-        return dbtRunner().invoke([*args, *project_args(), *vars_args(dbt_vars)])
+    command = next((arg for arg in args if not str(arg).startswith("-")), None)
+    with dbt_connection_env() as target:
+        manifest = None
+        if command in REUSES_PARSE:
+            try:
+                manifest = parsed_manifest(target)
+            except DbtFailed:
+                manifest = None  # dbt parses again and reports what is wrong in its result
+        return dbtRunner(manifest=manifest).invoke([*args, *project_args(), *vars_args(dbt_vars)])
 
 
 # dbt parses the whole project again whenever --vars change (partial parsing keys on them),
@@ -54,6 +62,7 @@ def invoke_dbt(args: Sequence[str], dbt_vars: Mapping[str, Any] | None = None):
 # vars (dbt's partial parsing then carries the parse over between processes too), and each
 # window's build reuses that manifest with its own vars.
 _PARSED: dict[tuple, Any] = {}
+REUSES_PARSE = frozenset({"build", "run", "test"})
 PROJECT_SOURCES = ("models", "macros", "tests/dbt", "dbt_project.yml", "profiles.yml")
 
 
@@ -90,13 +99,10 @@ class DbtFailed(RuntimeError):
 
 
 def invoke_dbt_parsed(args: Sequence[str]):
-    """Run one dbt command (``args`` may carry ``--vars``) on the manifest parsed once for the
-    current target; raises DbtFailed naming every failed node. Returns the dbtRunnerResult."""
-    from dbt.cli.main import dbtRunner
-
-    with dbt_connection_env() as target:
-        manifest = parsed_manifest(target)
-        result = dbtRunner(manifest=manifest).invoke([*args, "--log-level", "warn", *project_args()])
+    """Run one dbt build, run or test (``args`` may carry ``--vars``) on the manifest parsed
+    once for the current target, warnings and errors only on the console; raises DbtFailed
+    naming every failed node. Returns the dbtRunnerResult."""
+    result = invoke_dbt([*args, "--log-level", "warn"])
     if result.success:
         return result
     command = " ".join(str(arg) for arg in args[:1])
