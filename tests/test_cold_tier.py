@@ -47,7 +47,8 @@ DERIVED_TABLES = [
     *(f"candles.candles_{timeframe}" for timeframe in ("5m", "15m", "1h", "4h", "1d", "1w", "1mo")),
     *(f"features.{name}" for name in ("features_5m", "features_15m", "features_1h", "features_l1_5m",
                                       "features_trade_flow_5m", "features_depth_5m", "features_gamma_5m",
-                                      "features_icebergs_5m", "iceberg_events", "int_features__iceberg_intervals")),
+                                      "features_icebergs_5m", "iceberg_events")),
+    "intermediate.int_features__iceberg_intervals",
 ]
 
 
