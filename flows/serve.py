@@ -24,6 +24,8 @@ import sys
 
 from sniper.prefect_env import QUIET_PREFECT
 
+# Time for flow-run processes to exit by themselves before the runner cancels what is left.
+EXIT_GRACE_SECONDS = 4.0
 # Time for the runner to cancel the flow runs in progress and leave its loops.
 STOP_TIMEOUT_SECONDS = 4.0
 # Time for the last run logs and events to reach the API before the temporary server stops.
@@ -56,6 +58,17 @@ async def _serve_until_signalled(runner) -> str:
         waiting.cancel()
         serving.result()
         return "runner stopped"
+    # Prefect's Runner.astop cancels every flow run whose process it still tracks, also one
+    # that has already completed and whose process is only exiting: that run would end
+    # Cancelled ("Runner is shutting down."). Stop taking new runs, then give such processes
+    # a moment to exit first; a run still going after it is cancelled, as it should be.
+    poller = getattr(runner, "_scheduled_run_poller", None)
+    if poller is not None:
+        poller.stopping = True
+    processes = runner._process_manager  # noqa: SLF001 (what cancel_all reads; no public view)
+    deadline = loop.time() + EXIT_GRACE_SECONDS
+    while processes.flow_run_ids() and loop.time() < deadline:
+        await asyncio.sleep(0.2)
     try:
         await asyncio.wait_for(runner.astop(), STOP_TIMEOUT_SECONDS)
         await asyncio.wait_for(serving, STOP_TIMEOUT_SECONDS)

@@ -35,7 +35,10 @@ def test_training_on_a_two_worker_cluster_stores_the_sequential_run(warehouse, c
         distributed = run_training(REQUEST, ParallelConfig(dask_address=local.scheduler_address))
     # The jobs really ran on the cluster's worker processes.
     workers = {record["worker"] for record in stream.data}
-    assert len(stream.data) == EXPECTED_JOBS, [record["key"] for record in stream.data]
+    keys = [record["key"] for record in stream.data]
+    assert sum(key.startswith("_run-") for key in keys) == EXPECTED_JOBS, keys
+    # The dataset the folds read and the final fit's rows each travel to the cluster once.
+    assert sum(key.startswith("_share-") for key in keys) == 2, keys
     assert workers <= set(local.scheduler_info["workers"]) and workers
 
     a, b = sequential.summary, distributed.summary

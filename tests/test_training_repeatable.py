@@ -60,7 +60,7 @@ def warehouse(database, tmp_path, monkeypatch):
     get_settings.cache_clear()
     frame = dataset()
     with database.connect() as conn:
-        conn.execute("create schema ml")
+        conn.execute("create schema if not exists ml")  # migration 0014 creates it (ml.deployments)
         conn.execute(
             "create table ml.training_dataset (exchange text, market text, symbol text, bucket_start_at timestamptz, entry_at timestamptz,"
             " month_regime text, long_net_return float8, long_exit_at timestamptz, short_net_return float8,"
