@@ -172,6 +172,10 @@ def test_planted_signal_forward_matches_its_walk_forward(forward_db, planted_bas
     assert stored_evaluation(forward_db, "chain", f"synthetic:spot:{SYMBOL}")["n_trades"] == len(record.trades)
 
 
+@pytest.mark.xfail(run=False, reason=(
+    "issue 14, open: with the signal switched off the deployed model took only 21 trades in two"
+    " forward months (measured 2026-12-07, 17 min a run), too few to show the record falling to"
+    " chance; the scenario needs a denser forward market or a longer forward period"))
 def test_signal_switched_off_forward_falls_to_chance_and_raises_the_alarms(forward_db, planted_base):
     _, outcome = planted_base
     started = time.perf_counter()
