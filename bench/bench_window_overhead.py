@@ -11,7 +11,7 @@ inside one Prefect flow (its start-up excluded: timed inside the flow) as the ba
   parsing the project again for every window (its vars changed), as the backfill did until
   the parsed-once path;
 - plain dbt: dbt's own runner (sniper.warehouse.invoke_dbt), parsing again every window;
-- parsed once (now): flows/backfill.py's dbt_invoke, which parses the project once per
+- parsed once (now): sniper.warehouse.invoke_dbt_parsed, as the flows call dbt: it parses the project once per
   process and hands every window's command a copy of that manifest.
 
 Per window and way it prints the median wall time and the sum of the nodes' execution
@@ -85,9 +85,9 @@ def plain_dbt(args: list[str]):
 def measure_all(windows: list[ProjectVars]) -> dict[str, list[tuple[float, float]]]:
     from prefect import flow
 
-    from sniper.flows.backfill import dbt_invoke
+    from sniper.warehouse import invoke_dbt_parsed
 
-    ways = {"prefect-dbt (before)": prefect_dbt, "plain dbt": plain_dbt, "parsed once (now)": dbt_invoke}
+    ways = {"prefect-dbt (before)": prefect_dbt, "plain dbt": plain_dbt, "parsed once (now)": invoke_dbt_parsed}
 
     @flow(name="bench-window-overhead")
     def measure() -> dict[str, list[tuple[float, float]]]:

@@ -34,7 +34,6 @@ from sniper.db.connection import connect
 from sniper.db.statistics import analyze_raw
 from sniper.instruments import Instrument
 from sniper.memory import available_memory_mb
-from sniper.settings import get_settings
 from sniper.warehouse import invoke_dbt_parsed
 
 # Everything downstream of the candles is rebuilt for the window: candles, then the
@@ -71,14 +70,6 @@ def window_days_for_memory(window_days: int, low_memory_window_days: int, min_av
     return low_memory_window_days if available_mb < min_available_memory_mb else window_days
 
 
-def dbt_invoke(args: list[str]):
-    """Run one dbt command in this process on the project parsed once per process
-    (sniper.warehouse.invoke_dbt_parsed): a window's fixed cost is its SQL, not dbt's parse.
-    Each window is one Prefect task; dbt's per-node results are in its run result (rows
-    written, timings) and its log (logs/dbt.log). Raises DbtFailed naming the failed nodes."""
-    return invoke_dbt_parsed(args)
-
-
 def rows_written(result) -> int:
     total = 0
     for node_result in result.result or []:
@@ -91,7 +82,7 @@ def rows_written(result) -> int:
 @task(name="prepare-warehouse")
 def prepare_warehouse() -> None:
     """Staging views, every windowed table, and regimes and coverage refreshed from klines."""
-    dbt_invoke(["run", "--select", "staging", WINDOWED_SELECTION, PLANNER_STATE, "--exclude", NOT_PER_WINDOW,
+    invoke_dbt_parsed(["run", "--select", "staging", WINDOWED_SELECTION, PLANNER_STATE, "--exclude", NOT_PER_WINDOW,
                 *EMPTY_WINDOW.dbt_args()])
 
 
@@ -124,7 +115,7 @@ def materialize_window(window: PlannedWindow, force_recompute: bool) -> WindowRe
         # Unit tests check the SQL, not the data: the test suite runs them, not every window.
         # Eager: every data test touching a windowed model runs, also one that reads a
         # staging view as well (the project's default, buildable, would skip it).
-        result = dbt_invoke(["build", "--select", WINDOWED_SELECTION, "--exclude", NOT_PER_WINDOW,
+        result = invoke_dbt_parsed(["build", "--select", WINDOWED_SELECTION, "--exclude", NOT_PER_WINDOW,
                              "--exclude-resource-type", "unit_test", "--indirect-selection", "eager",
                              *dbt_vars.dbt_args()])
     except Exception as error:  # the ledger records every failure, then the flow fails

@@ -23,8 +23,9 @@ from sniper.backfill.ledger import BackfillAlreadyRunning, backfill_lock
 from sniper.backfill.planner import is_built
 from sniper.db.connection import connect
 from sniper.flows.live_score import LiveScoreResult, live_score
-from sniper.flows.backfill import NOT_PER_WINDOW, WINDOWED_SELECTION, dbt_invoke, prepare_warehouse, rows_written
+from sniper.flows.backfill import NOT_PER_WINDOW, WINDOWED_SELECTION, prepare_warehouse, rows_written
 from sniper.live.buckets import BucketRun, bucket_floor, plan_cycle, record_built
+from sniper.warehouse import invoke_dbt_parsed
 
 # The recorder commits a batch at least every second; its newest row is about 0.7 s old at
 # the median and under 2 s at the worst in bench_recorder's hour: 3 s after a close, the
@@ -87,7 +88,7 @@ def wait_for_close(close_at: datetime, grace_seconds: float, now=None) -> float:
 @task(name="build-live-buckets")
 def build_run(run: BucketRun, covered: dict, materialized_at: datetime) -> BuiltRun:
     started = time.perf_counter()
-    result = dbt_invoke(["build", "--select", WINDOWED_SELECTION, "--exclude", NOT_PER_WINDOW,
+    result = invoke_dbt_parsed(["build", "--select", WINDOWED_SELECTION, "--exclude", NOT_PER_WINDOW,
                          "--exclude-resource-type", "unit_test", "--indirect-selection", "eager",
                          *run.project_vars().dbt_args()])
     with connect(autocommit=True) as conn:
@@ -119,7 +120,7 @@ def live_materialize(
                 built = is_built(conn) and _relation_exists(conn, f"ml.{SCORING_VIEW}")
             if not built:
                 prepare_warehouse()
-                dbt_invoke(["run", "--select", SCORING_VIEW])
+                invoke_dbt_parsed(["run", "--select", SCORING_VIEW])
             # Taken before the coverage is read: a batch committed after it, and not seen by
             # the build, is late next cycle (one committed in between is seen by both).
             materialized_at = _database_now()

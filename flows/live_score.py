@@ -21,10 +21,10 @@ from prefect.runtime import flow_run
 from sniper.backfill.ledger import BackfillAlreadyRunning, backfill_lock
 from sniper.db.connection import connect
 from sniper.dbt_vars import ProjectVars
-from sniper.flows.backfill import dbt_invoke
 from sniper.live import forward
 from sniper.live.deployments import current_deployments
 from sniper.live.scoring import ScoredInstrument, score_deployment
+from sniper.warehouse import invoke_dbt_parsed
 
 OUTCOME_MODELS = ("stg_ml__entry_signals", "labels_5m", "forward_outcomes")
 DEFAULT_LOCK_WAIT_SECONDS = 60.0
@@ -86,7 +86,7 @@ def outcomes_pending(conn) -> bool:
 
 @task(name="record-outcomes")
 def record_outcomes() -> None:
-    dbt_invoke(["build", "--select", *OUTCOME_MODELS, "--exclude-resource-type", "unit_test"])
+    invoke_dbt_parsed(["build", "--select", *OUTCOME_MODELS, "--exclude-resource-type", "unit_test"])
 
 
 @task(name="evaluate-forward")

@@ -10,10 +10,10 @@ from prefect import flow, get_run_logger, task
 from sniper.backfill.ledger import backfill_lock
 from sniper.db.connection import connect
 from sniper.errors import UserError
-from sniper.flows.backfill import dbt_invoke
 from sniper.live.deployments import deploy
 from sniper.training.fanout import ParallelConfig
 from sniper.training.pipeline import TrainRequest, run_training
+from sniper.warehouse import invoke_dbt_parsed
 
 DATASET_LOCK_WAIT_SECONDS = 600
 
@@ -25,7 +25,7 @@ def build_dataset() -> None:
     with backfill_lock(wait_seconds=DATASET_LOCK_WAIT_SECONDS):
         # The staging view of the live signals: ml.forward_outcomes reads it, and a warehouse
         # built before it existed has not made it yet.
-        dbt_invoke(["build", "--select", "stg_ml__entry_signals", "ml"])
+        invoke_dbt_parsed(["build", "--select", "stg_ml__entry_signals", "ml"])
 
 
 @dataclass(frozen=True)

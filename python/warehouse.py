@@ -101,7 +101,9 @@ class DbtFailed(RuntimeError):
 def invoke_dbt_parsed(args: Sequence[str]):
     """Run one dbt build, run or test (``args`` may carry ``--vars``) on the manifest parsed
     once for the current target, warnings and errors only on the console; raises DbtFailed
-    naming every failed node. Returns the dbtRunnerResult."""
+    naming every failed node. Returns the dbtRunnerResult. How the flows (backfill windows,
+    live buckets, the training and outcome builds) run dbt: each call is one Prefect task
+    of theirs; dbt's per-node results are in the run result and its log (logs/dbt.log)."""
     result = invoke_dbt([*args, "--log-level", "warn"])
     if result.success:
         return result
