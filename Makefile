@@ -20,9 +20,13 @@ demo: $(STAMP)
 	$(BIN)/sniper demo
 
 # sqlfluff lint and dbt build run inside the suite, against its own embedded cluster.
+# The suite's files are spread over TEST_WORKERS processes (pytest-xdist, whole files per
+# worker so module fixtures are built once); each worker has its own cluster, dbt target
+# and Prefect home (tests/conftest.py). TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 3
 test: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 clean-db: $(STAMP)
 	$(BIN)/sniper db stop

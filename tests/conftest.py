@@ -31,10 +31,38 @@ SNIPER = Path(sys.executable).with_name("sniper")
 
 
 def pytest_configure(config) -> None:
-    """Flows run in-process and in child `sniper` processes get the CLI's Prefect settings."""
+    """Flows run in-process and in child `sniper` processes get the CLI's Prefect settings.
+
+    Under pytest-xdist (`make test`) every worker process runs whole files side by side with
+    the others: each gets its own dbt target and log directories (the parsed manifest and
+    run results are written there) and its own Prefect home (the temporary API server's
+    SQLite database); the embedded cluster is per worker already (pg_cluster below).
+    Child `sniper` processes inherit them."""
     from sniper.prefect_env import quiet_prefect
 
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        scratch = Path(tempfile.mkdtemp(prefix=f"sniper-{worker}-", dir="/tmp"))
+        os.environ["DBT_TARGET_PATH"] = str(scratch / "dbt-target")
+        os.environ["DBT_LOG_PATH"] = str(scratch / "dbt-logs")
+        os.environ["PREFECT_HOME"] = str(scratch / "prefect")
     quiet_prefect()
+
+
+# The files that take longest (minutes each, measured with `pytest -n 3 --durations=80`,
+# 2026-12-07), longest first: workers take whole files in collection order, so these start
+# at once and the short files fill in around them instead of one worker starting the longest
+# file last.
+LONGEST_FILES = (
+    "test_training_honesty.py", "test_live_forward.py", "test_backfill_flow.py", "test_cold_tier.py",
+    "test_backfill_faults.py", "test_futures_history.py", "test_live_window.py", "test_recorded_backfill.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """Longest files first (LONGEST_FILES), the rest in their usual order."""
+    rank = {name: position for position, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:

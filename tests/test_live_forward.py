@@ -11,8 +11,9 @@ schedule would have at that moment (``as_of``). Three markets:
 * switched off: the forward months come from a second market config without the signal (the
   same price path): the forward record falls to chance, the urgent diagnosis and the
   regime-change alarm fire, and the diagnosis reaches the backfill planner;
-* no signal at all: the run is KEEP COLLECTING DATA, `sniper deploy --live` refuses it (one
-  line, exit 2, nothing written) and the weekly retrain deploys it as paper only.
+* no signal at all (a hand-made dataset whose wins ignore every feature): the run is KEEP
+  COLLECTING DATA, `sniper deploy --live` refuses it (one line, exit 2, nothing written) and
+  the weekly retrain deploys it as paper only.
 
 Slow by nature (several dbt builds per week of forward data): its wall time is printed.
 """
@@ -39,6 +40,7 @@ from sniper.training.pipeline import TrainRequest, run_training
 from sniper.training.splits import WalkForwardConfig
 from tests import conftest
 from tests.conftest import run_cli
+from tests.hand_made_training import hand_made_dataset, train_on_hand_made_dataset
 
 SYMBOL = "BTCUSDT"
 START = date(2024, 1, 1)
@@ -195,15 +197,18 @@ def test_signal_switched_off_forward_falls_to_chance_and_raises_the_alarms(forwa
 
 
 def test_without_any_signal_nothing_is_ever_deployed_live(database, tmp_path, monkeypatch):
+    """A run trained where wins do not depend on any feature (a hand-made dataset, as in
+    tests/hand_made_training.py: six months of the synthetic market would only take longer)."""
     from sniper.flows.train import deploy_paper
 
     monkeypatch.setenv("SNIPER_DATA_DIR", str(tmp_path / "state"))
     get_settings.cache_clear()
-    outcome = train_six_months(database, 0.0)
+    outcome = train_on_hand_made_dataset(database, hand_made_dataset(edge=0.0))
     assert outcome.summary.gate.verdict == KEEP_COLLECTING
     refused = run_cli("deploy", "--run", outcome.run_id, "--live")
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
     assert "may not go live: its verdict was KEEP COLLECTING DATA" in refused.stderr
     assert database.scalar("select count(*) from ml.deployments") == 0
     deploy_paper(outcome.run_id)  # what the weekly retrain does with its new run
-    assert database.rows("select status, count(*) from ml.deployments group by 1") == [("paper", 1)]
+    assert database.rows("select symbol, status from ml.deployments order by 1") == [
+        ("BTCUSDT", "paper"), ("ETHUSDT", "paper")]  # one deployment per instrument the run was trained on
