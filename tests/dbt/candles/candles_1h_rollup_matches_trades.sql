@@ -1,8 +1,10 @@
 -- Assert 1h candles (rolled up from 5m) equal 1h candles computed straight from the trades, over the run's window.
 -- Compared: open and close (first and last trade by time, then trade id), high, low, volume, trade count.
--- An hour's candle holds the trades up to the end of its newest built 5m bucket: a window narrowed
--- to minutes ends mid-hour (later trades are not in its candles yet), and a late bucket rebuilt on
--- its own lies before buckets of the same hour built earlier (their trades are in the candle).
+-- The candles hold the trades up to the end of the instrument's newest built 5m bucket: a window
+-- narrowed to minutes ends mid-hour (later trades are not in its candles yet), and a late bucket
+-- rebuilt on its own lies before buckets of the same hour built earlier (their trades are in the
+-- candle). One cutoff per instrument, not per hour: a per-hour join made this test a nested loop
+-- over every trade of a 92-day window.
 with hours as (
     select *
     from {{ ref('candles_1h') }}
@@ -27,7 +29,6 @@ built_through as (
         five.exchange,
         five.market,
         five.symbol,
-        date_trunc('hour', five.bucket_start_at, 'UTC') as hour_start_at,
         max(five.bucket_start_at) + interval '5 minutes' as built_until_at
     from window_span
     inner join {{ ref('candles_5m') }} as five
@@ -35,7 +36,7 @@ built_through as (
             {{ same_instrument('window_span', 'five') }}
             and window_span.first_hour_start_at <= five.bucket_start_at
             and window_span.last_hour_end_at > five.bucket_start_at
-    group by five.exchange, five.market, five.symbol, date_trunc('hour', five.bucket_start_at, 'UTC')
+    group by five.exchange, five.market, five.symbol
 ),
 
 from_trades as (
@@ -60,7 +61,6 @@ from_trades as (
     inner join built_through
         on
             {{ same_instrument('built_through', 'trades') }}
-            and built_through.hour_start_at = date_trunc('hour', trades.traded_at, 'UTC')
             and built_through.built_until_at > trades.traded_at
     group by trades.exchange, trades.market, trades.symbol, date_trunc('hour', trades.traded_at, 'UTC')
 )
