@@ -30,6 +30,9 @@ REALDATA = REPO / "tests" / "data" / "realdata"
 SNIPER = Path(sys.executable).with_name("sniper")
 
 
+WORKER_SCRATCH = pytest.StashKey[Path]()
+
+
 def pytest_configure(config) -> None:
     """Flows run in-process and in child `sniper` processes get the CLI's Prefect settings.
 
@@ -43,6 +46,7 @@ def pytest_configure(config) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
         scratch = Path(tempfile.mkdtemp(prefix=f"sniper-{worker}-", dir="/tmp"))
+        config.stash[WORKER_SCRATCH] = scratch
         os.environ["DBT_TARGET_PATH"] = str(scratch / "dbt-target")
         os.environ["DBT_LOG_PATH"] = str(scratch / "dbt-logs")
         os.environ["PREFECT_HOME"] = str(scratch / "prefect")
@@ -70,6 +74,13 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     from sniper.prefect_env import shutdown_prefect
 
     shutdown_prefect()
+
+
+def pytest_unconfigure(config) -> None:
+    """A worker's dbt target, logs and Prefect home go with it (after sessionfinish stopped Prefect)."""
+    scratch = config.stash.get(WORKER_SCRATCH, None)
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
