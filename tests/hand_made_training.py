@@ -39,18 +39,28 @@ def hand_made_dataset(seed: int = 5, edge: float = 3.0) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def write_training_dataset(conn, frame: pd.DataFrame) -> None:
+    """``frame`` as a new ml.training_dataset (the one table training reads), its column types
+    taken from the frame's dtypes."""
+    def sql_type(dtype) -> str:
+        if pd.api.types.is_bool_dtype(dtype):
+            return "boolean"
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            return "timestamptz"
+        return "float8" if pd.api.types.is_float_dtype(dtype) else "text"
+
+    columns = ", ".join(f"{name} {sql_type(dtype)}" for name, dtype in frame.dtypes.items())
+    conn.execute("create schema if not exists ml")  # migration 0014 creates it (ml.deployments)
+    conn.execute(f"create table ml.training_dataset ({columns})")
+    with conn.cursor().copy(f"copy ml.training_dataset ({', '.join(frame.columns)}) from stdin") as copy:
+        for row in frame.itertuples(index=False):
+            copy.write_row(row)
+
+
 def train_on_hand_made_dataset(database, frame: pd.DataFrame) -> TrainOutcome:
-    """``frame`` as ml.training_dataset (the one table training reads), then a small real training run."""
+    """``frame`` as ml.training_dataset, then a small real training run."""
     with database.connect() as conn:
-        conn.execute(
-            "create table ml.training_dataset (exchange text, market text, symbol text, bucket_start_at timestamptz,"
-            " entry_at timestamptz, month_regime text, long_net_return float8, long_exit_at timestamptz,"
-            " short_net_return float8, short_exit_at timestamptz, flow_imbalance float8, flow_imbalance_15m float8,"
-            " is_label_complete boolean)"
-        )
-        with conn.cursor().copy(f"copy ml.training_dataset ({', '.join(frame.columns)}) from stdin") as copy:
-            for row in frame.itertuples(index=False):
-                copy.write_row(row)
+        write_training_dataset(conn, frame)
     return run_training(TrainRequest(
         data_range="all", features=["cvd"],
         evaluation=EvaluationConfig(params=XGBoostParams(n_estimators=20, max_depth=2)),

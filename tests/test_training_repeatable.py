@@ -21,6 +21,7 @@ from sniper.settings import get_settings
 from sniper.training.evaluate import EvaluationConfig
 from sniper.training.models import XGBoostEntryModel, XGBoostParams
 from sniper.training.pipeline import TrainRequest, run_training
+from tests.hand_made_training import write_training_dataset
 
 REGIMES = {1: "bull", 2: "bear", 3: "sideways", 4: "bull", 5: "bear", 6: "sideways"}
 REQUEST = TrainRequest(
@@ -60,16 +61,7 @@ def warehouse(database, tmp_path, monkeypatch):
     get_settings.cache_clear()
     frame = dataset()
     with database.connect() as conn:
-        conn.execute("create schema if not exists ml")  # migration 0014 creates it (ml.deployments)
-        conn.execute(
-            "create table ml.training_dataset (exchange text, market text, symbol text, bucket_start_at timestamptz, entry_at timestamptz,"
-            " month_regime text, long_net_return float8, long_exit_at timestamptz, short_net_return float8,"
-            " short_exit_at timestamptz, ofi_normalized float8, ofi_normalized_15m float8,"
-            " is_label_complete boolean)"
-        )
-        with conn.cursor().copy(f"copy ml.training_dataset ({', '.join(frame.columns)}) from stdin") as copy:
-            for row in frame.itertuples(index=False):
-                copy.write_row(row)
+        write_training_dataset(conn, frame)
     yield database
     get_settings.cache_clear()
 
