@@ -15,7 +15,7 @@
 {%- set coverage = ref('trade_coverage') -%}
 with
 
-window_bounds as (
+window_bounds as not materialized (
     {{ window_bounds(timeframe) }}
 ),
 
@@ -231,7 +231,7 @@ where not exists (
 {% macro candles_rollup(timeframe, from_candles, from_timeframe) -%}
 with
 
-window_bounds as (
+window_bounds as not materialized (
     {{ window_bounds(timeframe) }}
 ),
 

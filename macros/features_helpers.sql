@@ -61,16 +61,22 @@
 
 {#- Join each 5-minute bucket to every snapshot usable at its end: taken before the end and
     at most `max_age_minutes` old then. The snapshot's own 5-minute bucket, a few buckets
-    back at most, is an equality key, so PostgreSQL hash-joins instead of comparing every
-    bucket with every snapshot of the window (quadratic in the window's length); the
-    exact age bounds still decide. Callers keep the newest per bucket. -#}
+    back at most, is an equality key, so PostgreSQL hash-joins (or probes the bucket's
+    index) instead of comparing every bucket with every snapshot of the window (quadratic
+    in the window's length); the exact age bounds still decide. The key is written as
+    bucket = f(snapshot, step): both of f's inputs come before the buckets in any join
+    order. Written as f(snapshot) = bucket - step it was no key once the planner (which
+    has no statistics for an aggregated CTE) joined the snapshots to the buckets first:
+    231 s instead of 2 s for a 92-day window of 1-minute depth snapshots. Callers keep
+    the newest per bucket. -#}
 {% macro join_usable_snapshots(buckets, snapshots, max_age_minutes) -%}
     cross join generate_series(0, ceil({{ max_age_minutes }} / 5.0)::integer) as age_steps (buckets_back)
     inner join {{ snapshots }}
         on
             {{ same_instrument(buckets, snapshots) }}
-            and date_bin(interval '5 minutes', {{ snapshots }}.snapshot_at, timestamptz '2000-01-01 00:00:00+00')
-            = {{ buckets }}.bucket_start_at - age_steps.buckets_back * interval '5 minutes'
+            and {{ buckets }}.bucket_start_at
+            = date_bin(interval '5 minutes', {{ snapshots }}.snapshot_at, timestamptz '2000-01-01 00:00:00+00')
+            + age_steps.buckets_back * interval '5 minutes'
             and {{ snapshots }}.snapshot_at < {{ buckets }}.bucket_start_at + interval '5 minutes'
             and {{ snapshots }}.snapshot_at >= {{ buckets }}.bucket_start_at + interval '5 minutes'
             - interval '{{ max_age_minutes }} minutes'

@@ -4,7 +4,7 @@
     )
 }}
 
-with window_bounds as (
+with window_bounds as not materialized (
     {{ window_bounds('5m') }}
 ),
 

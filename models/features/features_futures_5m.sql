@@ -12,7 +12,7 @@
 -- force. Each value is the newest published one strictly before the bucket's end (and young
 -- enough): looked up per bucket, so a value never depends on where the window starts.
 -- Spot instruments have no rows (no open interest, no funding).
-with window_bounds as (
+with window_bounds as not materialized (
     {{ window_bounds('5m') }}
 ),
 

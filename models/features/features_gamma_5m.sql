@@ -6,12 +6,14 @@
 
 {%- set grid_steps = (sniper_var('gamma_zero_grid_range_pct') / sniper_var('gamma_zero_grid_step_pct')) | round | int %}
 
-with window_bounds as (
+with window_bounds as not materialized (
     {{ window_bounds('5m') }}
 ),
 
-contracts as (
-    -- Live contracts of the chain snapshots the window's buckets may use.
+contracts as not materialized (
+    -- Live contracts of the chain snapshots the window's buckets may use. Inlined where
+    -- used (three times): the instrument filters then reach the chain's scan, which has
+    -- statistics; on a materialized CTE each was estimated at one row.
     select
         window_bounds.exchange,
         window_bounds.market,
@@ -37,7 +39,7 @@ contracts as (
     ) as chains
 ),
 
-contract_exposure as (
+contract_exposure as not materialized (
     -- Dollar gamma per 1% move: gamma x open interest (coins) x spot^2 x 0.01, signed.
     select
         *,

@@ -9,7 +9,7 @@
     {{ exceptions.raise_compiler_error('l1_quote_max_age_seconds must be in (0, 300], got ' ~ max_age_seconds) }}
 {%- endif %}
 
-with window_bounds as (
+with window_bounds as not materialized (
     {{ window_bounds('5m') }}
 ),
 

@@ -8,7 +8,7 @@
 {%- set rolling_span = "interval '" ~ (rolling_buckets - 1) * 5 ~ " minutes'" %}
 {%- set whale = sniper_var('whale_min_notional') %}
 
-with window_bounds as (
+with window_bounds as not materialized (
     {{ window_bounds('5m') }}
 ),
 

@@ -6,7 +6,7 @@
     )
 }}
 
-with window_bounds as (
+with window_bounds as not materialized (
     -- Follows the level intervals: from the day of the last event materialized to the end
     -- of what the intervals hold (or the explicit window).
     {{ window_bounds('5m') }}

@@ -39,8 +39,9 @@ def next_expiries(at: datetime) -> list[datetime]:
     return [friday + timedelta(days=7 * k) for k in range(EXPIRIES_AHEAD)]
 
 
-def chain_snapshot(symbol: str, seed: int, at: datetime, spot: float, atm_vol: float, hour: int) -> pd.DataFrame:
-    """Every (expiry, call/put, strike) contract of one snapshot, in one vectorized step."""
+def chain_snapshot(symbol: str, seed: int, at: datetime, spot: float, atm_vol: float, hour: int) -> dict[str, np.ndarray]:
+    """Every (expiry, call/put, strike) contract of one snapshot, in one vectorized step: its
+    columns as arrays of one length (a day's snapshots become one frame, chain_frame)."""
     rng = np.random.default_rng([seed, symbol_key(symbol), 7, hour])
     step = strike_step(spot)
     strike_grid = np.unique(np.round(spot * (1 + STRIKE_OFFSETS) / step) * step)
@@ -56,25 +57,33 @@ def chain_snapshot(symbol: str, seed: int, at: datetime, spot: float, atm_vol: f
     skew = np.where(is_call, moneyness, -moneyness)
     open_interest = OPEN_INTEREST_ATM * np.exp(-8 * moneyness**2 + skew) * rng.lognormal(0, 0.3, len(strikes))
     underlying = underlying_of(symbol)
-    return pd.DataFrame(
-        {
-            "exchange": SYNTHETIC_EXCHANGE,
-            "underlying": underlying,
-            "instrument": [
+    n = len(strikes)
+    return {
+        "exchange": np.full(n, SYNTHETIC_EXCHANGE, dtype=object),
+        "underlying": np.full(n, underlying, dtype=object),
+        "instrument": np.array(
+            [
                 f"{underlying}-{expiry:%d%b%y}".upper() + f"-{strike:g}-{'C' if call else 'P'}"
                 for expiry, strike, call in zip(expiries, strikes, is_call)
             ],
-            "ts": np.datetime64(at.replace(tzinfo=None), "us"),
-            "expiry_at": np.array([np.datetime64(e.replace(tzinfo=None), "us") for e in expiries]),
-            "strike": strikes,
-            "option_type": np.where(is_call, "call", "put"),
-            "open_interest": np.round(open_interest, 1),
-            "mark_price": np.round(bs.price(spot, strikes, years, vol, is_call) / spot, 8),
-            "mark_iv": np.round(vol * 100, 4),
-            "delta": bs.delta(spot, strikes, years, vol, is_call),
-            "gamma": bs.gamma(spot, strikes, years, vol),
-            "vega": bs.vega(spot, strikes, years, vol) / 100,
-            "underlying_price": round(spot, 2),
-            "contract_size": 1.0,
-        }
-    )
+            dtype=object,
+        ),
+        "ts": np.full(n, np.datetime64(at.replace(tzinfo=None), "us")),
+        "expiry_at": np.array([np.datetime64(e.replace(tzinfo=None), "us") for e in expiries]),
+        "strike": strikes,
+        "option_type": np.where(is_call, "call", "put").astype(object),
+        "open_interest": np.round(open_interest, 1),
+        "mark_price": np.round(bs.price(spot, strikes, years, vol, is_call) / spot, 8),
+        "mark_iv": np.round(vol * 100, 4),
+        "delta": bs.delta(spot, strikes, years, vol, is_call),
+        "gamma": bs.gamma(spot, strikes, years, vol),
+        "vega": bs.vega(spot, strikes, years, vol) / 100,
+        "underlying_price": np.full(n, round(spot, 2)),
+        "contract_size": np.full(n, 1.0),
+    }
+
+
+def chain_frame(snapshots: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """Snapshots' columns (chain_snapshot) as one frame: one construction, not one per snapshot."""
+    return pd.DataFrame({column: np.concatenate([snapshot[column] for snapshot in snapshots])
+                         for column in snapshots[0]})

@@ -20,7 +20,7 @@ from sniper.db.statistics import analyze_raw
 from sniper.errors import UserError
 from sniper.synth.config import SynthConfig
 from sniper.synth.depth import depth_bands_for_span
-from sniper.synth.options import chain_snapshot, underlying_of
+from sniper.synth.options import chain_frame, chain_snapshot, underlying_of
 from sniper.synth.paths import MinutePath, build_minute_path, month_starts
 from sniper.synth.ticks import TickGenerator
 
@@ -157,7 +157,7 @@ def write_day(
             copy_frame(conn, "synth.iceberg_truth", _iceberg_truth(path, symbol, ticks.icebergs), skip_duplicates=False)
         depth = depth_bands_for_span(path, symbol, config.seed, first_hour, 24)
         copy_frame(conn, "raw.depth_bands", depth, skip_duplicates=False)
-        options = pd.concat([_options_for_hour(config, path, symbol, h) for h in range(first_hour, first_hour + 24)])
+        options = chain_frame([_options_for_hour(config, path, symbol, h) for h in range(first_hour, first_hour + 24)])
         copy_frame(conn, "raw.options_chain", options, skip_duplicates=False)
         copy_frame(conn, "raw.klines", kline.frame(), skip_duplicates=False)
         conn.execute(
@@ -231,7 +231,7 @@ class DailyKline:
         )
 
 
-def _options_for_hour(config: SynthConfig, path: MinutePath, symbol: str, hour: int) -> pd.DataFrame:
+def _options_for_hour(config: SynthConfig, path: MinutePath, symbol: str, hour: int) -> dict[str, np.ndarray]:
     minute = hour * 60
     at = path.origin + timedelta(hours=hour)
     spot = float(np.exp(path.log_mid[minute]))
