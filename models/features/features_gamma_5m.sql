@@ -83,10 +83,12 @@ peak_strikes as (
     order by exchange asc, market asc, symbol asc, snapshot_at asc, abs(strike_gamma_exposure) desc, strike asc
 ),
 
-grid as (
+grid as materialized (
+    -- The factor once per level, as double precision: left numeric, it was evaluated for
+    -- every contract and level (about ten million a quarter) in numeric arithmetic.
     select
         grid_step,
-        1 + grid_step * {{ sniper_var('gamma_zero_grid_step_pct') }} / 100.0 as spot_factor
+        (1 + grid_step * {{ sniper_var('gamma_zero_grid_step_pct') }} / 100.0)::double precision as spot_factor
     from generate_series(-{{ grid_steps }}, {{ grid_steps }}) as grid_step
 ),
 
@@ -150,7 +152,9 @@ crossings as (
     order by exchange asc, market asc, symbol asc, snapshot_at asc, abs(grid_step + 0.5) asc, grid_step asc
 ),
 
-snapshot_features as (
+snapshot_features as materialized (
+    -- Computed once: inlined, the repricing above ran again for every bucket whenever the
+    -- planner put the buckets first (a week's buckets under stale statistics: minutes).
     select
         snapshots.exchange,
         snapshots.market,

@@ -71,7 +71,7 @@ def _validated(rows: pd.DataFrame) -> pd.DataFrame:
         raise ValueError("simulation rows contain missing values")
     frame["entry_at"] = pd.to_datetime(frame["entry_at"], utc=True)
     frame["exit_at"] = pd.to_datetime(frame["exit_at"], utc=True)
-    unknown = sorted(set(frame["side"]) - set(SIDES))
+    unknown = sorted(set(frame["side"].unique()) - set(SIDES))
     if unknown:
         raise ValueError(f"unknown side(s) {unknown}: expected 'long' or 'short'")
     probability = frame["win_probability"].astype(float)

@@ -120,7 +120,11 @@ def _fold_name(result: FoldResult) -> str:
 
 def _predictions(run_id: str, result: FoldResult) -> pd.DataFrame:
     scored = result.scored
-    taken = set(zip(result.trades["instrument"], result.trades["entry_at"], result.trades["side"])) if len(result.trades) else set()
+    trade_key = ["instrument", "entry_at", "side"]
+    is_trade = (
+        pd.MultiIndex.from_frame(scored[trade_key]).isin(pd.MultiIndex.from_frame(result.trades[trade_key]))
+        if len(result.trades) else np.zeros(len(scored), dtype=bool)
+    )
     return pd.DataFrame(
         {
             "run_id": run_id,
@@ -131,7 +135,7 @@ def _predictions(run_id: str, result: FoldResult) -> pd.DataFrame:
             "side": scored["side"],
             "win_probability": scored["win_probability"],
             "threshold": result.threshold if result.threshold is not None else np.nan,
-            "is_trade": [key in taken for key in zip(scored["instrument"], scored["entry_at"], scored["side"])],
+            "is_trade": is_trade,
             "net_return": scored["net_return"],
             "exit_at": scored["exit_at"],
             "month_regime": scored["month_regime"],
@@ -141,8 +145,13 @@ def _predictions(run_id: str, result: FoldResult) -> pd.DataFrame:
 
 def _instrument_columns(keys: pd.Series) -> dict[str, pd.Series]:
     """exchange, market and symbol of each exchange:market:SYMBOL key (python/instruments.py)."""
-    parts = keys.astype(str).str.split(":", n=2, expand=True).reindex(columns=range(3))
-    return {"exchange": parts[0], "market": parts[1], "symbol": parts[2]}
+    keys = keys.astype(str)
+    # A run has a few instruments and many rows: split each distinct key once.
+    distinct = pd.Series(keys.unique())
+    parts = distinct.str.split(":", n=2, expand=True).reindex(columns=range(3))
+    parts.index = distinct
+    return {name: pd.Series(keys.map(parts[position]).to_numpy(), index=keys.index)
+            for position, name in enumerate(("exchange", "market", "symbol"))}
 
 
 def _equity(run_id: str, result: FoldResult) -> pd.DataFrame:
