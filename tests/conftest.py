@@ -38,18 +38,20 @@ def pytest_configure(config) -> None:
 
     Under pytest-xdist (`make test`) every worker process runs whole files side by side with
     the others: each gets its own dbt target and log directories (the parsed manifest and
-    run results are written there) and its own Prefect home (the temporary API server's
-    SQLite database); the embedded cluster is per worker already (pg_cluster below).
-    Child `sniper` processes inherit them."""
+    run results are written there), its own Prefect home (the temporary API server's
+    SQLite database) and its own state directory (SNIPER_DATA_DIR: the model artifacts of
+    the runs it trains, never the checkout's `.sniper`); the embedded cluster is per worker
+    already (pg_cluster below). A run without workers gets one such directory too. Child
+    `sniper` processes inherit them."""
     from sniper.prefect_env import quiet_prefect
 
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker:
-        scratch = Path(tempfile.mkdtemp(prefix=f"sniper-{worker}-", dir="/tmp"))
-        config.stash[WORKER_SCRATCH] = scratch
-        os.environ["DBT_TARGET_PATH"] = str(scratch / "dbt-target")
-        os.environ["DBT_LOG_PATH"] = str(scratch / "dbt-logs")
-        os.environ["PREFECT_HOME"] = str(scratch / "prefect")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    scratch = Path(tempfile.mkdtemp(prefix=f"sniper-{worker}-", dir="/tmp"))
+    config.stash[WORKER_SCRATCH] = scratch
+    os.environ["DBT_TARGET_PATH"] = str(scratch / "dbt-target")
+    os.environ["DBT_LOG_PATH"] = str(scratch / "dbt-logs")
+    os.environ["PREFECT_HOME"] = str(scratch / "prefect")
+    os.environ["SNIPER_DATA_DIR"] = str(scratch / "state")
     quiet_prefect()
 
 
