@@ -7,6 +7,11 @@ trade stamped after the first bookTicker may have gone by before the trade strea
 subscribed) to the *oldest* of their newest times (a trade stamped before the newest
 bookTicker may still be on its way). Only exchange-stamped rows count: a spot bookTicker
 is stamped with the local receive time (Binance gives it none), another clock.
+
+The interval is half-open, like a bucket: complete from its start up to, not including,
+its end. Rows stamped at the end itself may still be on their way (several trades share a
+millisecond, and a batch, or a kill -9, can fall between them). A bucket is complete when
+the interval reaches the bucket's end, so the rows at that instant belong to the next one.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ class Coverage:
     >>> span.interval  # no trade yet: the quotes alone
     (datetime.datetime(2024, 1, 1, 0, 0, 1), datetime.datetime(2024, 1, 1, 0, 0, 9))
     >>> span.observe(TRADES, t(2024, 1, 1, 0, 0, 2), t(2024, 1, 1, 0, 0, 7))
-    >>> span.interval  # trades from 0:02 to 0:07 are all here; others may be before or after
+    >>> span.interval  # trades from 0:02 up to 0:07 are all here; others may be before or after
     (datetime.datetime(2024, 1, 1, 0, 0, 2), datetime.datetime(2024, 1, 1, 0, 0, 7))
     >>> late = Coverage("um")
     >>> late.observe(QUOTES, t(2024, 1, 1, 0, 0, 1), t(2024, 1, 1, 0, 0, 2))
