@@ -79,7 +79,8 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 
 
 def pytest_unconfigure(config) -> None:
-    """A worker's dbt target, logs and Prefect home go with it (after sessionfinish stopped Prefect)."""
+    """The process's dbt target, logs, Prefect home and state directory go with it (after
+    sessionfinish stopped Prefect)."""
     scratch = config.stash.get(WORKER_SCRATCH, None)
     if scratch is not None:
         shutil.rmtree(scratch, ignore_errors=True)

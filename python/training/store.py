@@ -145,13 +145,8 @@ def _predictions(run_id: str, result: FoldResult) -> pd.DataFrame:
 
 def _instrument_columns(keys: pd.Series) -> dict[str, pd.Series]:
     """exchange, market and symbol of each exchange:market:SYMBOL key (python/instruments.py)."""
-    keys = keys.astype(str)
-    # A run has a few instruments and many rows: split each distinct key once.
-    distinct = pd.Series(keys.unique())
-    parts = distinct.str.split(":", n=2, expand=True).reindex(columns=range(3))
-    parts.index = distinct
-    return {name: pd.Series(keys.map(parts[position]).to_numpy(), index=keys.index)
-            for position, name in enumerate(("exchange", "market", "symbol"))}
+    parts = keys.astype(str).str.split(":", n=2, expand=True).reindex(columns=range(3))
+    return {"exchange": parts[0], "market": parts[1], "symbol": parts[2]}
 
 
 def _equity(run_id: str, result: FoldResult) -> pd.DataFrame:
