@@ -15,9 +15,7 @@
 {%- set coverage = ref('trade_coverage') -%}
 with
 
-window_bounds as not materialized (
-    {{ window_bounds(timeframe) }}
-),
+{{ window_bounds_cte(timeframe) }},
 
 window_trades as (
     -- The window's trades with their bucket. Nested on purpose: the planner does not
@@ -231,9 +229,7 @@ where not exists (
 {% macro candles_rollup(timeframe, from_candles, from_timeframe) -%}
 with
 
-window_bounds as not materialized (
-    {{ window_bounds(timeframe) }}
-),
+{{ window_bounds_cte(timeframe) }},
 
 children as (
     select

@@ -36,15 +36,6 @@
     regexp_replace({{ symbol_column }}, '(USDT|USDC|FDUSD|BUSD|USD)$', '')
 {%- endmacro %}
 
-{#- Black-Scholes gamma (zero rates) at spot level `spot` of a contract with `strike`,
-    implied volatility `vol` (a fraction) and `years` to expiry: pdf(d1) / (spot vol sqrt(years)).
-    The exponent is capped at 700 (pdf ~ 1e-304) because exp() raises on underflow. -#}
-{% macro features_bs_gamma(spot, strike, vol, years) -%}
-    exp(-least(0.5 * power((ln({{ spot }} / {{ strike }}) + 0.5 * {{ vol }} * {{ vol }} * {{ years }})
-        / ({{ vol }} * sqrt({{ years }})), 2), 700))
-    / sqrt(2 * pi()) / ({{ spot }} * {{ vol }} * sqrt({{ years }}))
-{%- endmacro %}
-
 {#- +1 for the option type the gamma_exposure_sign_convention var counts positive, else -1. -#}
 {% macro features_gamma_sign(option_type_column) -%}
     {%- set convention = sniper_var('gamma_exposure_sign_convention') -%}

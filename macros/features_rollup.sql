@@ -4,9 +4,7 @@
 {% macro features_rollup(timeframe) -%}
 {%- set minutes = {'15m': 15, '1h': 60}[timeframe] -%}
 {%- set last_known = "(array_agg({column} order by bucket_start_at desc) filter (where {column} is not null))[1]" -%}
-with window_bounds as not materialized (
-    {{ window_bounds(timeframe) }}
-),
+with {{ window_bounds_cte(timeframe) }},
 
 features as (
     select features_5m.*

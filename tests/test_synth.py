@@ -75,6 +75,35 @@ def test_same_seed_same_market_other_seed_other_market(pg_cluster):
     assert fingerprints[0] != fingerprints[2]
 
 
+def test_symbols_written_side_by_side_equal_one_after_the_other(pg_cluster):
+    """The demo writes its symbols in forked processes: every raw row, the ledger and the
+    truth tables must be what one process writing them in turn gives."""
+    config = SynthConfig(symbols=["BTCUSDT", "ETHUSDT"], start=date(2024, 6, 1), months=1, days=2, seed=5,
+                         trades_per_day=800)
+    tables = {
+        table: f"select md5(string_agg(t::text, ';' order by t::text)) from {table} as t"
+        for table in ("raw.trades", "raw.l1_quotes", "raw.depth_bands", "raw.options_chain", "raw.klines",
+                      "synth.iceberg_truth", "synth.regime_truth")
+    }
+    tables["raw.load_ledger"] = (
+        "select md5(string_agg(concat_ws(',', source, checksum, symbol, first_ts, last_ts, rows_loaded), ';'"
+        " order by source)) from raw.load_ledger"
+    )
+    fingerprints = []
+    for side_by_side in (False, True):
+        db = _create_database(pg_cluster, "par")
+        with db.connect(autocommit=True) as conn:
+            results = generate(conn, config,
+                               open_connection=(lambda: db.connect(autocommit=True)) if side_by_side else None)
+        assert [(r.symbol, r.day, r.skipped) for r in results] == [
+            (symbol, date(2024, 6, day), False) for symbol in config.symbols for day in (1, 2)
+        ]
+        assert db.scalar("select count(distinct symbol) from raw.trades") == 2
+        fingerprints.append({table: db.scalar(query) for table, query in tables.items()})
+        drop_scratch_database(pg_cluster, db.name)
+    assert fingerprints[0] == fingerprints[1]
+
+
 def test_month_returns_follow_the_regime_schedule(market):
     trades = _trades(market)
     monthly = trades.set_index("ts")["price"].resample("MS").agg(["first", "last"])

@@ -3,13 +3,20 @@
     window_bounds(timeframe) is a select of (exchange, market, symbol, window_start_at,
     window_end_at), the window half-open and widened to whole `timeframe` buckets, so a
     rollup recomputes every bucket the window touches (a week or month that began in the
-    previous window included). One row per instrument of the run. Use it as the body of a
-    CTE declared `not materialized`: with one instrument (every backfill window) PostgreSQL
-    then folds the row into constants, so each (exchange, market, symbol) join becomes a
-    filter on the base tables, whose statistics it has. A materialized CTE has none: every
+    previous window included). One row per instrument of the run. Models declare the CTE
+    with window_bounds_cte(timeframe), the one place that says `not materialized`: with
+    one instrument (every backfill window) PostgreSQL then folds the row into constants,
+    so each (exchange, market, symbol) join becomes a filter on the base tables, whose
+    statistics it has. A materialized CTE has none: every
     three-column instrument join with it was estimated at one row, and the nested loops
     that followed took a 92-day window's depth, gamma and 5m features from seconds to
     minutes each. -#}
+
+{% macro window_bounds_cte(timeframe) -%}
+    window_bounds as not materialized (
+        {{ window_bounds(timeframe) }}
+    )
+{%- endmacro %}
 
 {% macro window_bounds(timeframe) -%}
     select

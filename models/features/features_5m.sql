@@ -4,9 +4,7 @@
     )
 }}
 
-with window_bounds as not materialized (
-    {{ window_bounds('5m') }}
-),
+with {{ window_bounds_cte('5m') }},
 
 candles as (
     select

@@ -12,9 +12,7 @@
 -- force. Each value is the newest published one strictly before the bucket's end (and young
 -- enough): looked up per bucket, so a value never depends on where the window starts.
 -- Spot instruments have no rows (no open interest, no funding).
-with window_bounds as not materialized (
-    {{ window_bounds('5m') }}
-),
+with {{ window_bounds_cte('5m') }},
 
 buckets as (
     -- The window's candle buckets: features never run ahead of the candles.

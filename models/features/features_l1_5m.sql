@@ -9,9 +9,7 @@
     {{ exceptions.raise_compiler_error('l1_quote_max_age_seconds must be in (0, 300], got ' ~ max_age_seconds) }}
 {%- endif %}
 
-with window_bounds as not materialized (
-    {{ window_bounds('5m') }}
-),
+with {{ window_bounds_cte('5m') }},
 
 window_quotes as (
     -- The window's time range for all instruments (an instrument's own bounds are applied

@@ -8,9 +8,7 @@
 {%- set rolling_span = "interval '" ~ (rolling_buckets - 1) * 5 ~ " minutes'" %}
 {%- set whale = sniper_var('whale_min_notional') %}
 
-with window_bounds as not materialized (
-    {{ window_bounds('5m') }}
-),
+with {{ window_bounds_cte('5m') }},
 
 window_trades as (
     -- The window's time range for all instruments, in primary key order (an instrument's

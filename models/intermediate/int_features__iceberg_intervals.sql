@@ -20,9 +20,7 @@
     of the base asset); running sums of raw float8 sizes drift by more than a lot. -#}
 {%- set lot = 100000000 %}
 
-with window_bounds as not materialized (
-    {{ window_bounds('5m') }}
-),
+with {{ window_bounds_cte('5m') }},
 
 range_starts as (
     -- Where the window's time range (all instruments) begins: rows before it are read per

@@ -1,13 +1,16 @@
 """Stream the synthetic market into PostgreSQL, one symbol-day per transaction.
 
-A day is generated an hour at a time and COPYed as it is made, so the process holds
-at most one hour of ticks: peak memory follows the trade rate, not the period length.
+A day is generated an hour at a time and COPYed as it is made, so a writing process
+holds at most one hour of ticks: peak memory follows the trade rate, not the period length.
 A day's rows and its ledger entry commit together; a re-run skips ledgered days.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -101,36 +104,72 @@ def generate(
     conn: psycopg.Connection,
     config: SynthConfig,
     on_day: Callable[[DayResult], None] | None = None,
+    open_connection: Callable[[], psycopg.Connection] | None = None,
 ) -> list[DayResult]:
-    """Write the whole market; returns one result per symbol-day (skipped when already loaded)."""
+    """Write the whole market; returns one result per symbol-day (skipped when already loaded).
+
+    With ``open_connection`` (an autocommit connection to the same database), the symbols
+    are written side by side, one forked process per symbol up to the number of cores,
+    each on a connection of its own: a symbol's days depend only on its own seeded path,
+    so the rows are the same in either order. ``conn`` holds the lock throughout.
+    """
     conn.execute("select pg_advisory_lock(%s)", (SYNTH_LOCK_KEY,))
     try:
         check_compatible(conn, config)
-        results = []
-        for symbol in config.symbols:
-            path = build_minute_path(config, symbol)
-            write_regime_truth(conn, config, symbol)
-            generator = TickGenerator(config, symbol, path)
-            loaded = {
-                row[0]
-                for row in conn.execute(
-                    "select source from raw.load_ledger where source_kind = %s and symbol = %s",
-                    (SOURCE_KIND, symbol),
-                )
-            }
-            for day_index, day in enumerate(days_of(config)):
-                if source_name(symbol, day) in loaded:
-                    result = DayResult(symbol, day, 0, 0, skipped=True)
-                else:
-                    result = write_day(conn, config, generator, path, day_index, day)
-                results.append(result)
-                if on_day:
-                    on_day(result)
+        workers = min(len(config.symbols), os.cpu_count() or 1) if open_connection else 1
+        if workers > 1:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                     initargs=(open_connection, on_day)) as pool:
+                batches = list(pool.map(_symbol_in_worker, [config] * len(config.symbols), config.symbols))
+        else:
+            batches = [generate_symbol(conn, config, symbol, on_day) for symbol in config.symbols]
+        results = [result for batch in batches for result in batch]
         if any(not result.skipped for result in results):
             analyze_raw(conn)
         return results
     finally:
         conn.execute("select pg_advisory_unlock(%s)", (SYNTH_LOCK_KEY,))
+
+
+def generate_symbol(
+    conn: psycopg.Connection, config: SynthConfig, symbol: str, on_day: Callable[[DayResult], None] | None = None
+) -> list[DayResult]:
+    """One symbol's days, each in its own transaction; days already in the ledger are skipped."""
+    path = build_minute_path(config, symbol)
+    write_regime_truth(conn, config, symbol)
+    generator = TickGenerator(config, symbol, path)
+    loaded = {
+        row[0]
+        for row in conn.execute(
+            "select source from raw.load_ledger where source_kind = %s and symbol = %s",
+            (SOURCE_KIND, symbol),
+        )
+    }
+    results = []
+    for day_index, day in enumerate(days_of(config)):
+        if source_name(symbol, day) in loaded:
+            result = DayResult(symbol, day, 0, 0, skipped=True)
+        else:
+            result = write_day(conn, config, generator, path, day_index, day)
+        results.append(result)
+        if on_day:
+            on_day(result)
+    return results
+
+
+# A forked worker's connection factory and progress callback: set by the pool's
+# initializer, which a fork passes without pickling (closures are fine).
+_worker: dict = {}
+
+
+def _start_worker(open_connection: Callable[[], psycopg.Connection], on_day) -> None:
+    _worker.update(open_connection=open_connection, on_day=on_day)
+
+
+def _symbol_in_worker(config: SynthConfig, symbol: str) -> list[DayResult]:
+    with _worker["open_connection"]() as conn:
+        return generate_symbol(conn, config, symbol, _worker["on_day"])
 
 
 def write_day(
