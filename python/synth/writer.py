@@ -185,7 +185,10 @@ def write_day(
     n_trades = n_quotes = 0
     kline = DailyKline(symbol, day_start)
     with conn.transaction():
+        # Committed on its own: the partition function's lock lasts until its transaction ends,
+        # and held through the day's COPY it made side-by-side writers take turns.
         ensure_week_partitions(conn, TICK_TABLES, day_start, day_start + timedelta(days=1))
+    with conn.transaction():
         first_hour = day_index * 24
         span_hours = hours_per_chunk(config.trades_per_day)
         for chunk_start in range(first_hour, first_hour + 24, span_hours):
