@@ -187,6 +187,26 @@ def test_planted_signal_is_there_and_absent_at_strength_zero(market, pg_cluster)
     assert abs(correlation) < 0.06
 
 
+def test_a_decoy_tilts_the_flow_as_much_but_predicts_nothing():
+    """The decoy (the forward test's "signal switched off"): the same price path, a tilt of the
+    same size, and no relation between the tilt and the coming move, computed here from the path."""
+    from sniper.synth.paths import build_minute_path
+
+    informed = SynthConfig(symbols=["BTCUSDT"], start=date(2024, 6, 1), months=2, seed=11, signal_strength=0.5)
+    decoy = informed.model_copy(update={"signal_source": "decoy"})
+    real, fake = build_minute_path(informed, "BTCUSDT"), build_minute_path(decoy, "BTCUSDT")
+    np.testing.assert_array_equal(real.log_mid, fake.log_mid)
+    lead = informed.signal_lead_minutes
+    coming = real.log_mid[lead:] - real.log_mid[:-lead]  # the move over the next `lead` minutes
+    n = len(coming)
+    assert np.corrcoef(real.tilt[:n], coming)[0, 1] > 0.9
+    # 87,840 minutes, overlapping 15-minute moves: a zero correlation's standard error is about 0.013.
+    assert abs(np.corrcoef(fake.tilt[:n], coming)[0, 1]) < 0.05
+    assert 0.9 < fake.tilt.std() / real.tilt.std() < 1.1
+    assert abs(fake.tilt).max() <= 0.5
+    assert informed.fingerprint() != decoy.fingerprint()  # never mistaken for the informed market
+
+
 def test_rerun_skips_what_exists_and_refuses_a_different_market(database):
     args = ["synth", "--symbols", "ETHUSDT", "--months", "1", "--days", "2", "--trades-per-day", "500"]
     first = run_cli(*args)

@@ -32,6 +32,8 @@ def register(nouns: argparse._SubParsersAction) -> None:
     parser.add_argument("--trades-per-day", type=int, default=_default("trades_per_day"), help="per symbol")
     parser.add_argument("--signal-strength", type=float, default=_default("signal_strength"),
                         help="0 = no planted edge, 1 = strongest; the default is calibrated (docs/evaluation.md)")
+    parser.add_argument("--signal-source", choices=["informed", "decoy"], default=_default("signal_source"),
+                        help="decoy: the same tilted flow, predicting nothing (a signal switched off)")
     parser.add_argument("--regimes", help="comma-separated monthly schedule, e.g. bull,bear,sideways (cycles)")
     parser.add_argument("--replace", action="store_true", help="delete an existing synthetic market first")
     parser.set_defaults(handler=run)
@@ -46,6 +48,7 @@ def config_from_args(args: argparse.Namespace) -> SynthConfig:
         "seed": args.seed,
         "trades_per_day": args.trades_per_day,
         "signal_strength": args.signal_strength,
+        "signal_source": args.signal_source,
     }
     if args.regimes:
         fields["schedule"] = [part.strip() for part in args.regimes.split(",")]

@@ -52,6 +52,12 @@ class SynthConfig(BaseModel):
     # five seeds, four of them READY, where 0.5 gave a Sharpe near 19 that no trader would
     # believe.
     signal_strength: float = Field(default=0.125, ge=0.0, le=1.0)
+    # "informed": the tilted taker flow knows the coming move (the planted signal).
+    # "decoy": the flow is tilted exactly as much, by the coming move of an independent random
+    # walk of the same volatility: the pattern a model learned keeps appearing but predicts
+    # nothing (a signal switched off without the market looking any different; strength 0
+    # instead takes the pattern away, and a model trained on it simply stops trading).
+    signal_source: Literal["informed", "decoy"] = "informed"
     schedule: list[Regime] = Field(default_factory=lambda: list(DEFAULT_SCHEDULE))
     regimes: dict[str, RegimeParams] = Field(default_factory=lambda: dict(DEFAULT_REGIMES))
     # Minutes by which the informed taker flow leads the price it knows about.
@@ -89,7 +95,10 @@ class SynthConfig(BaseModel):
 
     def fingerprint(self) -> str:
         """Identifies the generated market: same fingerprint, same rows."""
-        fields = self.model_dump(mode="json", exclude={"symbols", "months", "days"})
+        excluded = {"symbols", "months", "days"}
+        if self.signal_source == "informed":
+            excluded.add("signal_source")  # added later: markets written before it keep their identity
+        fields = self.model_dump(mode="json", exclude=excluded)
         return hashlib.sha256(repr(sorted(fields.items())).encode()).hexdigest()[:16]
 
 

@@ -96,10 +96,15 @@ def build_minute_path(config: SynthConfig, symbol: str) -> MinutePath:
 
     # What an informed trader knows at minute m: the move over the next `lead` minutes,
     # in units of its own standard deviation. Strength 0 means nobody knows anything.
+    # A decoy tilts the flow by the next move of an independent walk of the same volatility
+    # (its own random stream: the price path above is the same either way).
     lead = config.signal_lead_minutes
-    future = np.empty(n_minutes)
+    known = log_mid
+    if config.signal_source == "decoy":
+        decoy_rng = np.random.default_rng([config.seed, symbol_key(symbol), 9])  # 9: no other stream uses it
+        known = np.concatenate([[0.0], np.cumsum(vol * decoy_rng.standard_normal(n_minutes))])
     ahead = np.minimum(np.arange(n_minutes) + lead, n_minutes)
-    future[:] = log_mid[ahead] - log_mid[:n_minutes]
+    future = known[ahead] - known[:n_minutes]
     scale = vol * np.sqrt(lead)
     tilt = config.signal_strength * np.tanh(future / scale)
 
