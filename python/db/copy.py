@@ -99,7 +99,8 @@ def _as_copy_text(frame: pd.DataFrame) -> pd.DataFrame:
             series = series.dt.tz_convert("UTC").dt.tz_localize(None)
         if pd.api.types.is_datetime64_dtype(series.dtype):
             text = np.datetime_as_string(series.to_numpy(dtype="datetime64[us]"), unit="us")
-            converted[column] = np.char.add(text, "Z")
+            # NaT: an empty field, which CSV COPY reads as NULL.
+            converted[column] = np.where(series.isna().to_numpy(), "", np.char.add(text, "Z"))
     return frame.assign(**converted) if converted else frame
 
 
@@ -355,57 +356,88 @@ def _kind(dtype) -> str:
     return "text"
 
 
-def _binary_rows(frame: pd.DataFrame, column_types: dict[str, str]) -> bytes | None:
-    """The frame in PostgreSQL's binary COPY format, built as one numpy record array.
+# More distinct row layouts than this (free text of every length) and CSV is quicker.
+MAX_BINARY_LAYOUTS = 512
 
-    Works when every row has the same byte layout: int64, float64 (no NaN), bool,
-    datetime64 and text columns whose values share one byte length (exchange, market,
-    symbol in a chunk). Returns None otherwise, and the caller falls back to CSV.
-    Column types must match the table's exactly (bigint, float8, boolean, timestamptz, text).
-    """
-    if any(BINARY_TYPES[_kind(frame[c].dtype)] != column_types.get(c) for c in frame.columns):
-        return None
-    fields: list[tuple[str, np.ndarray]] = []
+
+def _binary_fields(frame: pd.DataFrame) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Per column: its binary kind (numpy dtype, big-endian), its values, and where it is NULL."""
+    fields = []
     for series in (frame[column] for column in frame.columns):
         dtype = series.dtype
-        if _kind(dtype) == "datetime":
+        null = series.isna().to_numpy(dtype=bool)
+        kind = _kind(dtype)
+        if kind == "datetime":
             if isinstance(dtype, pd.DatetimeTZDtype):
                 series = series.dt.tz_convert("UTC").dt.tz_localize(None)
             micros = series.to_numpy(dtype="datetime64[us]").astype(np.int64) - PG_EPOCH_UNIX_US
-            fields.append((">i8", micros))
-        elif _kind(dtype) == "bool":
-            fields.append(("?", series.to_numpy(dtype=bool)))
-        elif _kind(dtype) == "int":
-            fields.append((">i8", series.to_numpy(dtype=np.int64)))
-        elif _kind(dtype) == "float":
-            values = series.to_numpy(dtype=np.float64)
-            if np.isnan(values).any():
-                return None
-            fields.append((">f8", values))
+            fields.append((">i8", micros, null))
+        elif kind == "bool":
+            fields.append(("?", series.to_numpy(dtype=bool, na_value=False), null))
+        elif kind == "int":
+            fields.append((">i8", series.to_numpy(dtype=np.int64, na_value=0), null))
+        elif kind == "float":
+            fields.append((">f8", series.to_numpy(dtype=np.float64, na_value=np.nan), null))
         else:
             values = series.to_numpy(dtype=object)
-            if len(values) and (values == values[0]).all():
+            if len(values) and not null.any() and (values == values[0]).all():
                 # The usual case (exchange, market, symbol): one value, encoded once.
                 first = str(values[0]).encode("utf-8")
                 encoded = np.full(len(values), first, dtype=f"S{max(1, len(first))}")
             else:
-                encoded = np.char.encode(values.astype(str), "utf-8")
-            width = encoded.dtype.itemsize
-            if width == 0 or np.char.str_len(encoded).min() != width:
-                return None
-            fields.append((f"S{width}", encoded))
+                encoded = np.char.encode(np.where(null, "", values).astype(str), "utf-8")
+            fields.append(("S", encoded, null))
+    return fields
+
+
+def _binary_rows(frame: pd.DataFrame, column_types: dict[str, str]) -> bytes | None:
+    """The frame in PostgreSQL's binary COPY format, built with numpy record arrays.
+
+    A binary row is a field count, then each field's byte length (-1: NULL) and bytes. Rows
+    sharing one layout (the same byte length of every text value, NULLs in the same columns)
+    are encoded together as one record array; the layouts of a frame are few (fold, side,
+    regime...). Rows reach the table grouped by layout, in frame order within a layout:
+    COPY's order means nothing to these tables (none numbers its rows on insert).
+    Returns None when the column types differ from the table's (bigint, float8, boolean,
+    timestamptz, text), or the layouts are too many: the caller then uses CSV.
+    """
+    if any(BINARY_TYPES[_kind(frame[c].dtype)] != column_types.get(c) for c in frame.columns):
+        return None
+    fields = _binary_fields(frame)
+    # Each row's layout: per column, -1 when NULL, else the value's byte length.
+    layouts = np.column_stack([
+        np.where(null, -1, np.char.str_len(values) if kind == "S" else np.dtype(kind).itemsize)
+        for kind, values, null in fields
+    ])
+    distinct, first_row, layout_of_row = np.unique(layouts, axis=0, return_index=True, return_inverse=True)
+    if len(distinct) > MAX_BINARY_LAYOUTS:
+        return None
+    layout_of_row = layout_of_row.reshape(-1)
+    rows_by_layout = np.split(np.argsort(layout_of_row, kind="stable"),
+                              np.cumsum(np.bincount(layout_of_row, minlength=len(distinct)))[:-1])
+    chunks = [_records(fields, distinct[index], rows_by_layout[index]) for index in np.argsort(first_row)]
+    return b"".join([BINARY_HEADER, *chunks, BINARY_TRAILER])
+
+
+def _records(fields, lengths: np.ndarray, rows: np.ndarray) -> bytes:
+    """The binary rows ``rows``, which share the per-column byte ``lengths`` (-1: NULL)."""
     layout = [("count", ">i2")]
-    for index, (kind, _) in enumerate(fields):
-        layout += [(f"length{index}", ">i4"), (f"value{index}", kind)]
-    records = np.empty(len(frame), dtype=np.dtype(layout))
+    for index, ((kind, _, _), length) in enumerate(zip(fields, lengths, strict=True)):
+        layout.append((f"length{index}", ">i4"))
+        if length > 0:  # NULL (-1) and the empty string (0) have no bytes
+            layout.append((f"value{index}", f"S{length}" if kind == "S" else kind))
+    records = np.empty(len(rows), dtype=np.dtype(layout))
     records["count"] = len(fields)
-    for index, (kind, values) in enumerate(fields):
-        records[f"length{index}"] = np.dtype(kind).itemsize
-        records[f"value{index}"] = values
-    return BINARY_HEADER + records.tobytes() + BINARY_TRAILER
+    for index, ((_, values, _), length) in enumerate(zip(fields, lengths, strict=True)):
+        records[f"length{index}"] = length
+        if length > 0:
+            records[f"value{index}"] = values[rows]
+    return records.tobytes()
 
 
 def _copy_rows(conn: psycopg.Connection, table: sql.Composable, columns: sql.Composable, frame: pd.DataFrame) -> None:
+    """Binary COPY when the frame's types are the table's, else CSV (where, as in any CSV
+    COPY, an empty text value and NULL are the same unquoted empty field: NULL)."""
     payload = _binary_rows(frame, _column_types(conn, table))
     if payload is not None:
         statement = sql.SQL("copy {} ({}) from stdin (format binary)").format(table, columns)

@@ -93,11 +93,13 @@ def write_run(conn: psycopg.Connection, record: RunRecord, summary: RunSummary, 
             ),
             row,
         )
-        # Undefined figures (NaN) reach the table as NULL through COPY's CSV path.
-        copy_frame(conn, "evaluation.model_metrics", summary.metric_rows.assign(run_id=record.run_id))
+        # Undefined figures (NaN) reach the table as NULL. The run id is new (its row was just
+        # inserted, a primary key): no row of it exists yet, so COPY writes straight into the tables.
+        copy_frame(conn, "evaluation.model_metrics", summary.metric_rows.assign(run_id=record.run_id),
+                   skip_duplicates=False)
         for result in results:
-            copy_frame(conn, "evaluation.predictions", _predictions(record.run_id, result))
-            copy_frame(conn, "evaluation.equity_curve", _equity(record.run_id, result))
+            copy_frame(conn, "evaluation.predictions", _predictions(record.run_id, result), skip_duplicates=False)
+            copy_frame(conn, "evaluation.equity_curve", _equity(record.run_id, result), skip_duplicates=False)
 
 
 def _criterion(criterion) -> dict:
@@ -145,8 +147,9 @@ def _predictions(run_id: str, result: FoldResult) -> pd.DataFrame:
 
 def _instrument_columns(keys: pd.Series) -> dict[str, pd.Series]:
     """exchange, market and symbol of each exchange:market:SYMBOL key (python/instruments.py)."""
-    parts = keys.astype(str).str.split(":", n=2, expand=True).reindex(columns=range(3))
-    return {"exchange": parts[0], "market": parts[1], "symbol": parts[2]}
+    distinct = pd.Series(keys.unique())  # a few instruments, hundreds of thousands of rows: split each once
+    parts = distinct.astype(str).str.split(":", n=2, expand=True).reindex(columns=range(3)).set_index(distinct)
+    return {name: keys.map(parts[index]) for index, name in enumerate(("exchange", "market", "symbol"))}
 
 
 def _equity(run_id: str, result: FoldResult) -> pd.DataFrame:
