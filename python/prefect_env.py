@@ -30,6 +30,28 @@ def quiet_prefect() -> None:
     logging.getLogger("prefect").setLevel(logging.WARNING)
 
 
+def start_temporary_server() -> None:
+    """Start now the temporary API server the first flow of this process would start.
+
+    Prefect's own server object (one per process): the flow's client finds it running and
+    uses it. Its start is 10-20 s of imports and a subprocess on this host; a command with
+    other work first (the demo's market) overlaps the two. Nothing when an API URL is set
+    (a persistent server) or temporary servers are disabled; a failure here is left for the
+    flow's own start to report.
+    """
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    if settings.api.url or not settings.server.ephemeral.enabled:
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    try:
+        SubprocessASGIServer().start()
+    except Exception:  # noqa: BLE001 - the flow starts it again and says what failed
+        SubprocessASGIServer().running = False
+
+
 def shutdown_prefect(timeout: float = 10.0) -> None:
     """Finish Prefect's background work and stop its temporary API server, before exit.
 

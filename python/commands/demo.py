@@ -10,6 +10,7 @@ nothing and only retrains.
 from __future__ import annotations
 
 import argparse
+import threading
 import time
 from collections.abc import Callable
 from datetime import date
@@ -18,7 +19,7 @@ from rich.console import Console
 
 from sniper.db.connection import connect, resolve_target
 from sniper.db.migrate import migrate
-from sniper.prefect_env import quiet_prefect
+from sniper.prefect_env import quiet_prefect, start_temporary_server
 from sniper.synth.config import SynthConfig
 from sniper.synth.writer import generate
 
@@ -69,6 +70,10 @@ def run(_: argparse.Namespace) -> int:
     return 0
 
 
+# Work started by one stage for a later one (the Prefect server), joined before it is needed.
+_background: list[threading.Thread] = []
+
+
 def _database(target) -> str:
     with connect(target) as conn:
         migrate(conn)
@@ -80,15 +85,25 @@ def _market() -> str:
         if result.day.day == 1 and not result.skipped:
             console.print(f"      {result.symbol} {result.day:%Y-%m} ...")
 
+    def start_prefect_server() -> None:
+        # The backfill flow's temporary Prefect server starts while the market is written.
+        server = threading.Thread(target=start_temporary_server, name="prefect-server", daemon=True)
+        server.start()
+        _background.append(server)
+
     with connect(autocommit=True) as conn:
         # One process per symbol (two cores here): the market took 111 s one symbol after the other.
-        results = generate(conn, DEMO_MARKET, on_day=progress, open_connection=lambda: connect(autocommit=True))
+        results = generate(conn, DEMO_MARKET, on_day=progress, open_connection=lambda: connect(autocommit=True),
+                           on_writers_started=start_prefect_server)
     written = [r for r in results if not r.skipped]
     return f"{len(written)} symbol-days written, {len(results) - len(written)} reused"
 
 
 def _backfill() -> str:
     from sniper.flows.backfill import backfill
+
+    for started in _background:
+        started.join()
 
     windows = backfill(weeks=12, instruments=[instrument.key for instrument in DEMO_MARKET.instruments],
                        window_days=DEMO_WINDOW_DAYS, sleep_seconds=0)

@@ -105,6 +105,7 @@ def generate(
     config: SynthConfig,
     on_day: Callable[[DayResult], None] | None = None,
     open_connection: Callable[[], psycopg.Connection] | None = None,
+    on_writers_started: Callable[[], None] | None = None,
 ) -> list[DayResult]:
     """Write the whole market; returns one result per symbol-day (skipped when already loaded).
 
@@ -112,6 +113,9 @@ def generate(
     are written side by side, one forked process per symbol up to the number of cores,
     each on a connection of its own: a symbol's days depend only on its own seeded path,
     so the rows are the same in either order. ``conn`` holds the lock throughout.
+    ``on_writers_started`` runs in this process once the writers are forked (or before the
+    one writer starts): other work to overlap with the writing, say a thread, which must
+    not exist when the writers fork.
     """
     conn.execute("select pg_advisory_lock(%s)", (SYNTH_LOCK_KEY,))
     try:
@@ -121,8 +125,14 @@ def generate(
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                      initargs=(open_connection, on_day)) as pool:
-                batches = list(pool.map(_symbol_in_worker, [config] * len(config.symbols), config.symbols))
+                # The fork start method forks every worker at the first submit (map submits all).
+                running = pool.map(_symbol_in_worker, [config] * len(config.symbols), config.symbols)
+                if on_writers_started:
+                    on_writers_started()
+                batches = list(running)
         else:
+            if on_writers_started:
+                on_writers_started()
             batches = [generate_symbol(conn, config, symbol, on_day) for symbol in config.symbols]
         results = [result for batch in batches for result in batch]
         if any(not result.skipped for result in results):
