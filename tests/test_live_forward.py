@@ -170,6 +170,8 @@ def test_planted_signal_forward_matches_its_walk_forward(forward_db, planted_bas
     low, high = win_rate_interval(wins, len(record.trades))
     walk_forward = forward_db.scalar("select win_rate from evaluation.model_metrics where run_id = %s"
                                      " and evaluation = 'walk_forward' and scope = 'overall'", (outcome.run_id,))
+    print(f"planted forward record: {len(record.trades)} trades, win rate {wins / len(record.trades):.3f},"
+          f" interval {low:.3f}..{high:.3f}, walk-forward {walk_forward:.3f}")
     assert len(record.trades) > 100
     assert low <= walk_forward <= high, (wins, len(record.trades), walk_forward)
     assert record.expectation.consistent is True
@@ -184,6 +186,9 @@ def test_signal_switched_off_forward_falls_to_chance_and_raises_the_alarms(forwa
     feed_forward_and_run_live(forward_db, market(STRENGTH, signal_source="decoy"))
     print(f"\nswitched-off forward: 2 months in {time.perf_counter() - started:.0f} s")
     stored = stored_evaluation(forward_db, "run", outcome.run_id)
+    print(f"switched-off forward record: {stored['n_trades']} trades, win rate {stored['win_rate']:.3f}"
+          f" (walk-forward {stored['walk_forward_win_rate']:.3f}), Sharpe {stored['sharpe']},"
+          f" diagnosis {stored['diagnosis']['message']!r}, alarms {[a['kind'] for a in stored['alarms']]}")
     assert stored["n_trades"] > 100
     walk_forward = stored["walk_forward_win_rate"]
     # Chance: triple-barrier trades with symmetric barriers and fees win a little under half.

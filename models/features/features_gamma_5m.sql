@@ -122,9 +122,11 @@ snapshot_terms as (
     group by exchange, market, symbol, snapshot_at
 ),
 
-repriced as (
+repriced as materialized (
     -- Gamma exposure if spot stood at each grid level (the snapshot's spot x the level's
-    -- factor), every contract re-priced at its mark IV and time to expiry.
+    -- factor), every contract re-priced at its mark IV and time to expiry. Materialized:
+    -- inlined into grid_pairs, PostgreSQL evaluated the sum twice per level (for the level,
+    -- then again inside lead()) and sorted the contract arrays with every row (on disk).
     select
         snapshot_terms.exchange,
         snapshot_terms.market,
