@@ -20,6 +20,7 @@ from rich.console import Console
 from sniper.db.connection import connect, resolve_target
 from sniper.db.migrate import migrate
 from sniper.prefect_env import quiet_prefect, start_temporary_server
+from sniper.warehouse import DbtFailed, parse_project
 from sniper.synth.config import SynthConfig
 from sniper.synth.writer import generate
 
@@ -70,7 +71,8 @@ def run(_: argparse.Namespace) -> int:
     return 0
 
 
-# Work started by one stage for a later one (the Prefect server), joined before it is needed.
+# Work started by one stage for a later one (the Prefect server, the dbt parse), joined
+# before it is needed.
 _background: list[threading.Thread] = []
 
 
@@ -85,16 +87,24 @@ def _market() -> str:
         if result.day.day == 1 and not result.skipped:
             console.print(f"      {result.symbol} {result.day:%Y-%m} ...")
 
-    def start_prefect_server() -> None:
-        # The backfill flow's temporary Prefect server starts while the market is written.
-        server = threading.Thread(target=start_temporary_server, name="prefect-server", daemon=True)
-        server.start()
-        _background.append(server)
+    def prepare_backfill() -> None:
+        # The backfill flow's temporary Prefect server starts, and dbt parses the project,
+        # while the market is written (each took 10-20 s after it, one core busy).
+        def work() -> None:
+            start_temporary_server()
+            try:
+                parse_project()
+            except DbtFailed:
+                pass  # the backfill's first build parses again and reports what is wrong
+
+        thread = threading.Thread(target=work, name="prepare-backfill", daemon=True)
+        thread.start()
+        _background.append(thread)
 
     with connect(autocommit=True) as conn:
         # One process per symbol (two cores here): the market took 111 s one symbol after the other.
         results = generate(conn, DEMO_MARKET, on_day=progress, open_connection=lambda: connect(autocommit=True),
-                           on_writers_started=start_prefect_server)
+                           on_writers_started=prepare_backfill)
     written = [r for r in results if not r.skipped]
     return f"{len(written)} symbol-days written, {len(results) - len(written)} reused"
 
