@@ -112,8 +112,8 @@ def _market() -> str:
 def _backfill() -> str:
     from sniper.flows.backfill import backfill
 
-    for started in _background:
-        started.join()
+    while _background:
+        _background.pop().join()
 
     windows = backfill(weeks=12, instruments=[instrument.key for instrument in DEMO_MARKET.instruments],
                        window_days=DEMO_WINDOW_DAYS, sleep_seconds=0)
