@@ -55,13 +55,15 @@ def pytest_configure(config) -> None:
     quiet_prefect()
 
 
-# The files that take longest (minutes each, measured with `pytest -n 3 --durations=80`,
-# 2026-12-07), longest first: workers take whole files in collection order, so these start
-# at once and the short files fill in around them instead of one worker starting the longest
-# file last.
+# The files that take longest (a minute or more each: the sum of their tests' durations in a clean-clone
+# `make test`, `--durations=0`, 2026-12-07), longest first: workers take whole files in
+# collection order, so these start at once and the short files fill in around them instead of
+# one worker starting the longest file last.
 LONGEST_FILES = (
-    "test_training_honesty.py", "test_live_forward.py", "test_backfill_flow.py", "test_cold_tier.py",
-    "test_backfill_faults.py", "test_futures_history.py", "test_live_window.py", "test_recorded_backfill.py",
+    "test_live_forward.py", "test_backfill_flow.py", "test_training_honesty.py", "test_cold_tier.py",
+    "test_record.py", "test_backfill_faults.py", "test_live_window.py", "test_futures_history.py",
+    "test_serve.py", "test_candles_incremental.py", "test_live_replay.py", "test_training_dask.py",
+    "test_recorded_backfill.py", "test_sql_style.py",
 )
 
 
@@ -84,6 +86,23 @@ def pytest_unconfigure(config) -> None:
     scratch = config.stash.get(WORKER_SCRATCH, None)
     if scratch is not None:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_api() -> Iterator[str]:
+    """One Prefect API server per worker process for every flow its tests run: in-process
+    flows find it running (Prefect's own temporary server object, as python/prefect_env.py
+    starts it), and child `sniper` processes reach it through PREFECT_API_URL instead of
+    starting a temporary server each (about 5 s of CPU apiece on this 2-core host, some
+    twenty times a run). A test that is about the temporary server itself gives its child
+    PREFECT_API_URL="" (tests/test_backfill_flow.py) or drops it (tests/test_serve.py).
+    Stopped by pytest_sessionfinish."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    os.environ["PREFECT_API_URL"] = server.api_url
+    yield server.api_url
 
 
 @pytest.fixture(scope="session")

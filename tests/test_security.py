@@ -380,7 +380,9 @@ def secret_runs(long_cluster):
         _project_copy(home / "project")
         (home / "prefect").mkdir()
         environments[kind] = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("PG", "SNIPER_"))},
+            # No PREFECT_API_URL (tests/conftest.py): each command's flows start their own
+            # temporary server, whose database lies in PREFECT_HOME below and is searched too.
+            **{k: v for k, v in os.environ.items() if not k.startswith(("PG", "SNIPER_", "PREFECT_API_URL"))},
             "SNIPER_DATABASE_URL": URLS[kind].format(secret=secret, socket_dir=long_cluster.socket_dir),
             "SNIPER_PROJECT_DIR": str(home / "project"),
             "SNIPER_DATA_DIR": str(home / "state"),

@@ -50,7 +50,9 @@ def _cli(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.Co
 
 
 def _start(*args: str, env: dict[str, str]) -> subprocess.Popen:
-    """A sniper process in a session of its own: a kill reaches it and its Prefect server."""
+    """A sniper process in a session of its own: a kill reaches it and all it started (its
+    flows report to the worker's Prefect server, tests/conftest.py; a temporary server of its
+    own when PREFECT_API_URL is unset)."""
     return subprocess.Popen([str(SNIPER), *args], env=env, text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
 
