@@ -100,25 +100,22 @@ def score(frame: pd.DataFrame, models: dict, features: list[str]) -> pd.DataFram
             pd.DataFrame(
                 {
                     "instrument": frame["instrument"].to_numpy(),
-                    # datetime64 (UTC): a tz-aware column's plain to_numpy() is one Timestamp object per row.
-                    "bucket_start_at": _utc_datetimes(frame["bucket_start_at"]),
-                    "entry_at": _utc_datetimes(frame["entry_at"]),
+                    # UTC DatetimeArrays: a tz-aware column's plain to_numpy() is one Timestamp object per row.
+                    "bucket_start_at": _utc(frame["bucket_start_at"]),
+                    "entry_at": _utc(frame["entry_at"]),
                     "side": side,
                     "win_probability": models[side].win_probability(frame[features]).astype(float),
                     "net_return": frame[f"{side}_net_return"].to_numpy(dtype=float),
-                    "exit_at": _utc_datetimes(frame[f"{side}_exit_at"]),
+                    "exit_at": _utc(frame[f"{side}_exit_at"]),
                     "month_regime": frame["month_regime"].to_numpy(),
                 }
             )
         )
-    scored = pd.concat(parts, ignore_index=True)
-    for column in ("bucket_start_at", "entry_at", "exit_at"):
-        scored[column] = pd.to_datetime(scored[column], utc=True)
-    return scored
+    return pd.concat(parts, ignore_index=True)
 
 
-def _utc_datetimes(column: pd.Series) -> np.ndarray:
-    return pd.to_datetime(column, utc=True).dt.tz_localize(None).to_numpy()
+def _utc(column: pd.Series) -> pd.api.extensions.ExtensionArray:
+    return pd.to_datetime(column, utc=True).array
 
 
 def choose_fold_threshold(train: pd.DataFrame, features: list[str], config: EvaluationConfig) -> float | None:
