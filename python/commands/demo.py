@@ -52,11 +52,14 @@ def run(_: argparse.Namespace) -> int:
     quiet_prefect()
     target = resolve_target()
     outcome: dict = {}
+    # Work the market stage starts for the backfill (the Prefect server, the dbt parse),
+    # joined before the backfill needs it.
+    background: list[threading.Thread] = []
     stages: list[tuple[str, Callable[[], str]]] = [
         ("database", lambda: _database(target)),
         (f"synthetic market: 2 symbols x {DEMO_MARKET.months} months (bull, bear, sideways), planted signal "
-         f"{DEMO_MARKET.signal_strength:g}", _market),
-        ("backfill until the coverage requirement is met", _backfill),
+         f"{DEMO_MARKET.signal_strength:g}", lambda: _market(background)),
+        ("backfill until the coverage requirement is met", lambda: _backfill(background)),
         ("training: walk-forward (4 months train, 2 test) and leave-one-regime-out", lambda: _train(outcome)),
         ("report", lambda: _report(outcome)),
     ]
@@ -71,18 +74,13 @@ def run(_: argparse.Namespace) -> int:
     return 0
 
 
-# Work started by one stage for a later one (the Prefect server, the dbt parse), joined
-# before it is needed.
-_background: list[threading.Thread] = []
-
-
 def _database(target) -> str:
     with connect(target) as conn:
         migrate(conn)
     return f"{target.kind}: {target.display}"
 
 
-def _market() -> str:
+def _market(background: list[threading.Thread]) -> str:
     def progress(result) -> None:
         if result.day.day == 1 and not result.skipped:
             console.print(f"      {result.symbol} {result.day:%Y-%m} ...")
@@ -99,7 +97,7 @@ def _market() -> str:
 
         thread = threading.Thread(target=work, name="prepare-backfill", daemon=True)
         thread.start()
-        _background.append(thread)
+        background.append(thread)
 
     with connect(autocommit=True) as conn:
         # One process per symbol (two cores here): the market took 111 s one symbol after the other.
@@ -109,11 +107,11 @@ def _market() -> str:
     return f"{len(written)} symbol-days written, {len(results) - len(written)} reused"
 
 
-def _backfill() -> str:
+def _backfill(background: list[threading.Thread]) -> str:
     from sniper.flows.backfill import backfill
 
-    while _background:
-        _background.pop().join()
+    while background:
+        background.pop().join()
 
     windows = backfill(weeks=12, instruments=[instrument.key for instrument in DEMO_MARKET.instruments],
                        window_days=DEMO_WINDOW_DAYS, sleep_seconds=0)
