@@ -67,6 +67,40 @@ def test_week_partitions_start_monday_utc(database):
     assert "2024-06-03 00:00:00+00" in bounds[0][1] and "2024-06-10 00:00:00+00" in bounds[0][1]
 
 
+def test_a_load_whose_partitions_exist_does_not_wait_for_one_creating_another(database):
+    """Two loaders in open transactions (the ingest writer's): the one whose week partition
+    exists goes on while the other holds the creation lock; one that needs the partition being
+    created waits for it and then finds it made, creating nothing twice."""
+    import threading
+
+    import psycopg
+
+    week = ["raw.trades"], MONDAY, MONDAY + timedelta(days=1)
+    next_week = ["raw.trades"], MONDAY + timedelta(days=7), MONDAY + timedelta(days=8)
+    with database.connect() as conn:
+        ensure_week_partitions(conn, *week)
+        conn.commit()
+    with database.connect() as creating, database.connect() as other:
+        ensure_week_partitions(creating, *next_week)  # uncommitted: holds the lock until it commits
+        other.execute("set lock_timeout = '1s'")
+        ensure_week_partitions(other, *week)  # exists: no lock taken, no wait
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            ensure_week_partitions(other, *next_week)  # being created: it must wait
+        other.rollback()
+        other.execute("set lock_timeout = 0")
+        created: list[int] = []
+        waiter = threading.Thread(target=lambda: created.append(other.execute(
+            "select raw.ensure_week_partitions('raw.trades', %s, %s)", (next_week[1], next_week[2])).fetchone()[0]))
+        waiter.start()
+        waiter.join(timeout=1)
+        assert waiter.is_alive()  # waiting for the creating transaction
+        creating.commit()
+        waiter.join(timeout=30)
+        assert created == [0]
+        other.commit()
+    assert database.scalar("select count(*) from pg_inherits where inhparent = 'raw.trades'::regclass") == 2
+
+
 @pytest.mark.parametrize(
     ("window_start", "window_days", "expected"),
     [
