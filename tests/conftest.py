@@ -55,10 +55,10 @@ def pytest_configure(config) -> None:
     quiet_prefect()
 
 
-# The files that take longest (a minute or more each: the sum of their tests' durations in a clean-clone
-# `make test`, `--durations=0`, 2026-12-07), longest first: workers take whole files in
-# collection order, so these start at once and the short files fill in around them instead of
-# one worker starting the longest file last.
+# The files that take longest (a minute or more each: their tests' durations summed, from a
+# clean-clone `make test` with `--durations=0`, 2026-12-07), longest first: workers take whole
+# files in collection order, so these start at once and the short files fill in around them
+# instead of one worker starting the longest file last.
 LONGEST_FILES = (
     "test_live_forward.py", "test_backfill_flow.py", "test_training_honesty.py", "test_cold_tier.py",
     "test_record.py", "test_backfill_faults.py", "test_live_window.py", "test_futures_history.py",
