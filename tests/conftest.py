@@ -88,21 +88,20 @@ def pytest_unconfigure(config) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def prefect_api() -> Iterator[str]:
-    """One Prefect API server per worker process for every flow its tests run: in-process
-    flows find it running (Prefect's own temporary server object, as python/prefect_env.py
-    starts it), and child `sniper` processes reach it through PREFECT_API_URL instead of
-    starting a temporary server each (about 5 s of CPU apiece on this 2-core host, some
-    twenty times a run). A test that is about the temporary server itself gives its child
-    PREFECT_API_URL="" (tests/test_backfill_flow.py) or drops it (tests/test_serve.py).
-    Stopped by pytest_sessionfinish."""
+def shared_prefect_api() -> str:
+    """The worker process's Prefect API server, started on first use, and PREFECT_API_URL set
+    to it: the child `sniper` commands of run_cli (and of tests/faults/) report their flows
+    there instead of starting a temporary server each (about 5 s of CPU apiece on this 2-core
+    host, some twenty times a run), and in-process flows find it running (Prefect's own
+    temporary server object, as python/prefect_env.py starts it). A test about the temporary
+    server itself gives its child PREFECT_API_URL="" (tests/test_backfill_flow.py) or drops it
+    (tests/test_serve.py, tests/test_security.py). Stopped by pytest_sessionfinish."""
     from prefect.server.api.server import SubprocessASGIServer
 
     server = SubprocessASGIServer()
-    server.start()
+    server.start()  # once per process
     os.environ["PREFECT_API_URL"] = server.api_url
-    yield server.api_url
+    return server.api_url
 
 
 @pytest.fixture(scope="session")
@@ -174,6 +173,7 @@ def module_database(pg_cluster) -> Iterator[TestDatabase]:
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run the installed `sniper` entry point as a user would, capturing its output."""
+    shared_prefect_api()
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [str(SNIPER), *args], capture_output=True, text=True, env=full_env, timeout=timeout, check=False

@@ -27,7 +27,7 @@ import pytest
 
 from sniper.backfill.ledger import INTERRUPTED
 from sniper.db.embedded import EmbeddedCluster
-from tests.conftest import SNIPER
+from tests.conftest import SNIPER, shared_prefect_api
 
 DAYS = 14  # two 7-day windows
 BUCKETS = DAYS * 288
@@ -41,6 +41,7 @@ KILL_POINTS = [
 
 
 def _env(state_dir: Path) -> dict[str, str]:
+    shared_prefect_api()
     env = {k: v for k, v in os.environ.items() if k != "SNIPER_DATABASE_URL" and not k.startswith("PG")}
     return {**env, "SNIPER_DATA_DIR": str(state_dir)}
 
