@@ -110,9 +110,9 @@ def test_training_runs_end_to_end_on_the_backfilled_warehouse(backfilled):
 
 
 # Issue 17: every folder, and the selections users reported broken, build on a warehouse the
-# flows built. (Every model with `+` on both sides is 43 distinct builds, about 17 minutes
-# here: test_every_model_builds_with_all_it_reads_and_all_that_reads_it, outside the default
-# run: `pytest -m selections tests/test_backfill_flow.py`.)
+# flows built. (Every model with `+` on both sides is 43 distinct builds, 4.5 to 17 minutes
+# here depending on the host: test_every_model_builds_with_all_it_reads_and_all_that_reads_it,
+# outside the default run: `pytest -m selections tests/test_backfill_flow.py`.)
 SELECTIONS = [
     ("--select", "staging"),
     ("--select", "candles"),
