@@ -118,3 +118,31 @@ def test_the_forward_record_counts_weeks_months_and_raises_the_alarms(database, 
     page = open(report.stdout.strip()).read()
     assert 'id="forward"' in page and 'id="plot-forward-weeks"' in page and "forward-week-2024-W27" in page
     assert "forward-week-line" in page and 'id="plot-forward-equity"' in page
+
+
+def test_a_month_recorded_under_several_labels_is_judged_under_one(database, trained):  # noqa: F811
+    """Outcomes recorded while August ran carry its label so far (bull in its first three days, then
+    bear): the month, its trades and its days are all judged as bear, the label most of them
+    carry; July's trades alone are bull."""
+    deployed = run_cli("deploy", "--run", trained.run_id)
+    assert deployed.returncode == 0, deployed.stderr
+    frame = hand_made_outcomes(trained.run_id)
+    august = frame["entry_at"].dt.month == 8
+    first_days_of_august = august & (frame["entry_at"] < datetime(2024, 8, 4, tzinfo=UTC))
+    frame.loc[first_days_of_august, "month_regime"] = "bull"
+    assert 0 < first_days_of_august.sum() < (august & ~first_days_of_august).sum()
+    with database.connect() as conn:
+        conn.execute(
+            "create table ml.forward_outcomes (exchange text, market text, symbol text, bucket_start_at timestamptz,"
+            " run_id text, deployment_status text, side text, threshold float8, win_probability float8,"
+            " entry_at timestamptz, outcome text, net_return float8, exit_at timestamptz, day_regime text,"
+            " month_regime text, recorded_at timestamptz)")
+        with conn.cursor().copy(f"copy ml.forward_outcomes ({', '.join(frame.columns)}) from stdin") as copy:
+            for row in frame.itertuples(index=False):
+                copy.write_row(row)
+    with connect() as conn:
+        record = forward.evaluate_forward(conn, "run", trained.run_id)
+    assert [(m.month, m.regime) for m in record.months] == [("2024-07", "bull"), ("2024-08", "bear")]
+    assert record.by_regime["bull"]["n_trades"] == int((~august).sum())
+    assert record.by_regime["bear"]["n_trades"] == int(august.sum())
+    assert record.by_regime["bear"]["win_rate"] == pytest.approx((frame.loc[august, "net_return"] > 0).mean())
