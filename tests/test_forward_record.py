@@ -55,11 +55,8 @@ def wilson(wins: int, n: int, z: float = 1.959963984540054) -> tuple[float, floa
     return centre - half, centre + half
 
 
-@pytest.fixture
-def recorded(database, trained):  # noqa: F811
-    deployed = run_cli("deploy", "--run", trained.run_id)
-    assert deployed.returncode == 0, deployed.stderr
-    frame = hand_made_outcomes(trained.run_id)
+def write_outcomes(database, frame: pd.DataFrame) -> None:
+    """The outcomes into a table shaped like ml.forward_outcomes."""
     with database.connect() as conn:
         conn.execute(
             "create table ml.forward_outcomes (exchange text, market text, symbol text, bucket_start_at timestamptz,"
@@ -69,6 +66,14 @@ def recorded(database, trained):  # noqa: F811
         with conn.cursor().copy(f"copy ml.forward_outcomes ({', '.join(frame.columns)}) from stdin") as copy:
             for row in frame.itertuples(index=False):
                 copy.write_row(row)
+
+
+@pytest.fixture
+def recorded(database, trained):  # noqa: F811
+    deployed = run_cli("deploy", "--run", trained.run_id)
+    assert deployed.returncode == 0, deployed.stderr
+    frame = hand_made_outcomes(trained.run_id)
+    write_outcomes(database, frame)
     return frame
 
 
@@ -131,15 +136,7 @@ def test_a_month_recorded_under_several_labels_is_judged_under_one(database, tra
     first_days_of_august = august & (frame["entry_at"] < datetime(2024, 8, 4, tzinfo=UTC))
     frame.loc[first_days_of_august, "month_regime"] = "bull"
     assert 0 < first_days_of_august.sum() < (august & ~first_days_of_august).sum()
-    with database.connect() as conn:
-        conn.execute(
-            "create table ml.forward_outcomes (exchange text, market text, symbol text, bucket_start_at timestamptz,"
-            " run_id text, deployment_status text, side text, threshold float8, win_probability float8,"
-            " entry_at timestamptz, outcome text, net_return float8, exit_at timestamptz, day_regime text,"
-            " month_regime text, recorded_at timestamptz)")
-        with conn.cursor().copy(f"copy ml.forward_outcomes ({', '.join(frame.columns)}) from stdin") as copy:
-            for row in frame.itertuples(index=False):
-                copy.write_row(row)
+    write_outcomes(database, frame)
     with connect() as conn:
         record = forward.evaluate_forward(conn, "run", trained.run_id)
     assert [(m.month, m.regime) for m in record.months] == [("2024-07", "bull"), ("2024-08", "bear")]
