@@ -199,10 +199,13 @@ def evaluate_forward(conn: psycopg.Connection, scope: Scope, key: str) -> Forwar
     # A trade's regime is its month's (monthly(): the label most of the month's outcomes were
     # recorded with), like the days' it is judged with: outcomes recorded while the month ran
     # carry its label so far, which can differ within one month (docs/live.md).
-    by_regime = {
-        regime: trade_metrics(rows, daily[[m == regime for m in _month_regimes(months, daily.index)]])
-        for regime, rows in trades.groupby(_month_regimes(months, pd.DatetimeIndex(trades["entry_at"])))
-    } if len(trades) else {}
+    by_regime = {}
+    if len(trades):
+        day_regimes = _month_regimes(months, daily.index)
+        by_regime = {
+            regime: trade_metrics(rows, daily[[m == regime for m in day_regimes]])
+            for regime, rows in trades.groupby(_month_regimes(months, pd.DatetimeIndex(trades["entry_at"])))
+        }
     enough = enough_data(weeks, sharpe=overall["sharpe"], max_drawdown=overall["max_drawdown"])
     # The move from the run's last walk-forward test month into its first forward month counts
     # too: a model whose edge is gone when it goes live changed regime at that seam.
